@@ -1,0 +1,176 @@
+/*
+ * engine.h - the executor, its jobs and the contract between the executor
+ * (executor.c) and its two dispatchers (inline.c, standalone.c).
+ *
+ * Data flows one way: config -> executor -> dispatcher -> worker process ->
+ * results back through the wire (wire.c) -> the job's record.
+ *
+ * Locking: one mutex per executor (ex->mu) guards the queue, the counters
+ * and every job's mutable record.  It is never held across fork(), a
+ * callback, or a blocking system call.
+ */
+#ifndef JX_ENGINE_H
+#define JX_ENGINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "internal.h"
+
+struct jx_dispatcher; /* standalone.c */
+
+/* A registered job function. */
+struct jx_fn_entry {
+    char *name;
+    job_fn fn;
+};
+
+/* The settings an executor copies from its config at creation. */
+struct jx_settings {
+    job_mode mode;
+    int workers;
+    int64_t timeout_ms;  /* 0: none */
+    bool capture;
+    int64_t kill_grace_ms;
+    uint64_t max_output;
+    uint64_t memory_limit; /* 0: none */
+};
+
+struct job_executor {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* broadcast when a job is done */
+    atomic_uint refs;           /* the handle, plus one per live job */
+    struct jx_settings set;
+    unsigned fork_gen;          /* jx_fork_generation() at creation */
+
+    /* Guarded by mu. */
+    uint64_t next_id;
+    job *qhead, *qtail;         /* the FIFO of PENDING jobs */
+    uint64_t n_submitted, n_pending, n_running, n_finished, n_failed;
+    uint64_t n_undone;          /* jobs whose final callbacks have not run */
+    bool stopping;
+    bool cancel_all;            /* stop(JOB_STOP_CANCEL): kill what runs */
+    bool freeing;
+    job_status_cb cb;
+    void *cb_ud;
+    struct jx_fn_entry *fns;
+    size_t n_fns, cap_fns;
+
+    struct jx_dispatcher *disp; /* standalone mode only */
+};
+
+/* Bits of job->flags, guarded by ex->mu. */
+enum {
+    JX_JOB_QUEUED = 1u << 0,      /* linked in ex's queue */
+    JX_JOB_CANCEL = 1u << 1,      /* job_cancel was called */
+    JX_JOB_DONE = 1u << 2         /* final callbacks have returned */
+};
+
+struct job {
+    job *prev, *next;           /* queue links */
+    job_executor *ex;
+    atomic_uint refs;
+    _Atomic int status;         /* job_status; written under ex->mu */
+    unsigned flags;
+    uint64_t id;
+    job_fn fn;
+    const char *fn_name;        /* registry-owned, or NULL */
+    char *label;
+    void *userdata;
+    job_status_cb on_status;
+    int64_t timeout_ms;         /* 0: none */
+    bool capture;
+    int64_t times[JOB_STATUS_COUNT];
+
+    /* The record, complete once the job is finished. */
+    void *result;
+    size_t result_len;
+    char *errmsg;
+    job_failure failure;
+    int exit_code;
+    int term_signal;
+    char *out, *err;
+    size_t out_len, err_len;
+    bool out_trunc, err_trunc;
+    uint64_t prog_done, prog_total;
+
+    /* A command job (fn == NULL): input holds argv, then envp, then cwd,
+     * each string NUL-terminated. */
+    bool is_cmd, has_env, has_cwd;
+    uint32_t argc, envc;
+    struct jx_dispatcher *runner; /* development-mode command: its loop */
+
+    size_t input_len;
+    unsigned char input[];      /* copied at submit */
+};
+
+/* How a job function's context reaches its record. */
+enum jx_ctx_kind { JX_CTX_INLINE, JX_CTX_CHILD };
+
+struct job_ctx {
+    enum jx_ctx_kind kind;
+    job *j;
+    int fd;                     /* JX_CTX_CHILD: the result pipe */
+    bool failed;                /* job_fail() was called */
+    char *failmsg;              /* JX_CTX_INLINE: the message */
+    int io_error;               /* JX_CTX_CHILD: a write failed */
+};
+
+/* ---- executor.c: shared by the dispatchers ----------------------------- */
+
+/* Moves j to `status` (not a final one) under ex->mu, stamping the time. */
+void jx_job_set_status_locked(job *j, job_status status);
+
+/* Runs the job's and the executor's callbacks for `status`.  Call without
+ * ex->mu held. */
+void jx_job_notify(job *j, job_status status);
+
+/*
+ * Finishes j: the record fields must already be filled in.  Takes ex->mu,
+ * sets the final status and counters, runs the callbacks, then marks the
+ * job done, wakes waiters and drops the executor's reference.  Call
+ * without ex->mu held.
+ */
+void jx_job_finish(job *j, job_status final);
+
+/* Builds the failure sentence for j (printf style) and stores it. */
+void jx_job_set_error(job *j, job_failure failure, const char *fmt, ...)
+    JOB_PRINTF(3, 4);
+
+/* Thread-local markers of where the current thread is. */
+bool jx_in_callback(void);
+bool jx_in_job(void);
+void jx_set_in_job(bool on);
+
+/* Increased in every child forked by this process (pthread_atfork). */
+unsigned jx_fork_generation(void);
+
+void jx_executor_unref(job_executor *ex);
+
+/* ---- inline.c: development mode ---------------------------------------- */
+
+/* Runs a development-mode command job in the calling thread, with the
+ * dispatcher's machinery (standalone.c): timeouts and cancel work. */
+void jx_dispatch_inline(job *j);
+
+
+/* Runs j inline in the calling thread, from SUBMITTED to its end. */
+void jx_inline_run(job *j);
+
+/* ---- standalone.c: the dispatcher -------------------------------------- */
+
+int jx_dispatcher_start(job_executor *ex);
+/* Wakes the dispatcher: a cancel flag or `stopping` changed. */
+void jx_dispatcher_wake(job_executor *ex);
+/* A job was queued: wakes the dispatcher if it sleeps with a free slot. */
+void jx_dispatcher_queued(job_executor *ex);
+/* Tells the dispatcher to exit once nothing runs, joins it, frees it. */
+void jx_dispatcher_join(job_executor *ex);
+/* Wakes a development-mode command's loop (see job->runner). */
+void jx_runner_wake(struct jx_dispatcher *d);
+/* True when the calling thread is ex's dispatcher. */
+bool jx_dispatcher_is_current(const job_executor *ex);
+
+#endif

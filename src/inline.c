@@ -1,0 +1,153 @@
+/* inline.c - development mode: the job runs in the caller's thread, with
+ * the same statuses, record and callbacks as in standalone mode. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+/*
+ * Capturing the output of an inline job means pointing the process's fds 1
+ * and 2 at memory files for the time the job runs.  That is process-wide,
+ * so captured inline jobs take turns, and what other threads print
+ * meanwhile is captured too (documented in the README).
+ */
+static pthread_mutex_t capture_mu = PTHREAD_MUTEX_INITIALIZER;
+
+struct capture {
+    int saved[2];
+    int mem[2];
+};
+
+static bool capture_begin(struct capture *c)
+{
+    c->saved[0] = c->saved[1] = c->mem[0] = c->mem[1] = -1;
+    pthread_mutex_lock(&capture_mu);
+    fflush(stdout);
+    fflush(stderr);
+    for (int i = 0; i < 2; i++) {
+        c->mem[i] = memfd_create(i ? "jobexec-stderr" : "jobexec-stdout",
+                                 MFD_CLOEXEC);
+        c->saved[i] = fcntl(1 + i, F_DUPFD_CLOEXEC, 3);
+        if (c->mem[i] < 0 || c->saved[i] < 0 || dup2(c->mem[i], 1 + i) < 0)
+            goto undo;
+    }
+    return true;
+undo:
+    for (int i = 0; i < 2; i++) {
+        if (c->saved[i] >= 0) {
+            dup2(c->saved[i], 1 + i);
+            close(c->saved[i]);
+        }
+        if (c->mem[i] >= 0)
+            close(c->mem[i]);
+    }
+    pthread_mutex_unlock(&capture_mu);
+    return false;
+}
+
+/* Reads up to `cap` bytes of a memory file into a new buffer. */
+static void collect(int fd, uint64_t cap, char **out, size_t *len, bool *trunc)
+{
+    *out = NULL;
+    *len = 0;
+    *trunc = false;
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size <= 0)
+        return;
+    uint64_t want = (uint64_t)size;
+    if (want > cap) {
+        want = cap;
+        *trunc = true;
+    }
+    char *buf = jx_malloc((size_t)want + 1);
+    if (!buf)
+        return;
+    size_t got = 0;
+    while (got < want) {
+        ssize_t r = pread(fd, buf + got, (size_t)want - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+}
+
+static void capture_end(struct capture *c, job *j, uint64_t cap)
+{
+    fflush(stdout);
+    fflush(stderr);
+    for (int i = 0; i < 2; i++) {
+        dup2(c->saved[i], 1 + i);
+        close(c->saved[i]);
+    }
+    pthread_mutex_unlock(&capture_mu);
+    collect(c->mem[0], cap, &j->out, &j->out_len, &j->out_trunc);
+    collect(c->mem[1], cap, &j->err, &j->err_len, &j->err_trunc);
+    close(c->mem[0]);
+    close(c->mem[1]);
+}
+
+void jx_inline_run(job *j)
+{
+    job_executor *ex = j->ex;
+    jx_job_notify(j, JOB_SUBMITTED);
+    pthread_mutex_lock(&ex->mu);
+    jx_job_set_status_locked(j, JOB_PENDING);
+    pthread_mutex_unlock(&ex->mu);
+    jx_job_notify(j, JOB_PENDING);
+
+    pthread_mutex_lock(&ex->mu);
+    bool canceled = (j->flags & JX_JOB_CANCEL) != 0;
+    if (!canceled && j->is_cmd) {
+        pthread_mutex_unlock(&ex->mu);
+        jx_dispatch_inline(j);
+        return;
+    }
+    if (!canceled) {
+        jx_job_set_status_locked(j, JOB_RUNNING);
+        ex->n_running++;
+    }
+    pthread_mutex_unlock(&ex->mu);
+    if (canceled) {
+        jx_job_set_error(j, JOB_FAILURE_CANCELED, "canceled before it ran");
+        jx_job_finish(j, JOB_CANCELED);
+        return;
+    }
+    jx_job_notify(j, JOB_RUNNING);
+
+    struct job_ctx ctx = {.kind = JX_CTX_INLINE, .j = j, .fd = -1};
+    struct capture cap;
+    bool capturing = j->capture && capture_begin(&cap);
+    jx_set_in_job(true);
+    int rc = j->fn(&ctx, j->input, j->input_len);
+    jx_set_in_job(false);
+    if (capturing)
+        capture_end(&cap, j, ex->set.max_output);
+
+    pthread_mutex_lock(&ex->mu);
+    canceled = (j->flags & JX_JOB_CANCEL) != 0;
+    pthread_mutex_unlock(&ex->mu);
+    job_status final = JOB_COMPLETED;
+    if (canceled) {
+        jx_job_set_error(j, JOB_FAILURE_CANCELED,
+                         "canceled while running; the function returned %d", rc);
+        final = JOB_CANCELED;
+    } else if (ctx.failed) {
+        jx_job_set_error(j, JOB_FAILURE_ERROR, "%s",
+                         ctx.failmsg ? ctx.failmsg : "the job failed");
+        final = JOB_FAILED;
+    } else if (rc != 0) {
+        jx_job_set_error(j, JOB_FAILURE_ERROR,
+                         "the job function returned %d", rc);
+        final = JOB_FAILED;
+    }
+    jx_free(ctx.failmsg);
+    jx_job_finish(j, final);
+}

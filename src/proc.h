@@ -1,0 +1,75 @@
+/*
+ * proc.h - process control for job processes (POSIX/Linux: proc_unix.c).
+ *
+ * A job process is forked by the dispatcher thread, which runs with every
+ * signal blocked, so the child starts with every signal blocked too and
+ * no host handler can run in it before its dispositions are reset.
+ */
+#ifndef JX_PROC_H
+#define JX_PROC_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "engine.h"
+
+/* A live job process, as the host sees it. */
+struct jx_child {
+    pid_t pid;
+    int pidfd;   /* -1 when the kernel has no pidfds */
+    int res_fd;  /* read end of the result pipe */
+    int out_fd;  /* read end of the stdout pipe, or -1 */
+    int err_fd;  /* read end of the stderr pipe, or -1 */
+};
+
+/* What the child needs besides the job. */
+struct jx_child_setup {
+    bool capture;
+    bool have_pidfd;       /* false: a command gets a life pipe on fd 3 */
+    uint64_t memory_limit; /* RLIMIT_AS, 0 for none */
+    int devnull;           /* an fd open on /dev/null, for stdin */
+    pid_t host_pid;
+};
+
+/*
+ * Forks a process that runs j's function and sends its frames, with the
+ * result pipe (and the output pipes) set up.  The host's ends are
+ * non-blocking and close-on-exec.  Returns 0, or an errno value (nothing
+ * is left open or running then).
+ */
+int jx_proc_fork_job(job *j, const struct jx_child_setup *setup,
+                     struct jx_child *out);
+
+/*
+ * Starts j's command with vfork and execve.  Returns 0, or an errno value:
+ * then nothing is left open or running, and *exec_failed tells whether the
+ * process started but its program could not be executed (the errno is the
+ * exec's) rather than the process not starting at all.
+ */
+int jx_proc_spawn_command(job *j, const struct jx_child_setup *setup,
+                          struct jx_child *out, bool *exec_failed);
+
+/* Probes once whether the kernel gives pidfds. */
+bool jx_proc_have_pidfd(void);
+
+/* Sends sig to the child's whole process group.  Only valid before the
+ * child is reaped, while its process group id cannot be reused. */
+void jx_proc_signal_group(const struct jx_child *c, int sig);
+
+/* How a reaped child ended. */
+struct jx_exit {
+    bool known;     /* false when another thread of the host reaped it */
+    int exit_code;  /* when it exited, else -1 */
+    int signal;     /* when a signal killed it, else 0 */
+};
+
+/* Reaps the child (which must have exited: its pidfd is readable) and
+ * closes the pidfd.  Never waits for any other process. */
+void jx_proc_reap(struct jx_child *c, struct jx_exit *how);
+
+/* "SIGSEGV" style name of a signal, or "signal N". */
+const char *jx_signal_name(int sig, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,449 @@
+/* proc_unix.c - forking job processes, signalling their process groups and
+ * reaping them by pidfd, never by waitpid(-1) and never with a SIGCHLD
+ * handler: both belong to the host. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "wire.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* The fds a job process is given: 0 stdin (/dev/null), 1 and 2 its output
+ * (pipes when captured, else the host's), 3 the result pipe. */
+#define JX_CHILD_RESULT_FD 3
+
+const char *jx_signal_name(int sig, char *buf, size_t size)
+{
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev)
+        snprintf(buf, size, "SIG%s", abbrev);
+    else
+        snprintf(buf, size, "signal %d", sig);
+    return buf;
+}
+
+static void close_quietly(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+/* In the child: close every fd from `lowfd` up. */
+static void close_from(int lowfd)
+{
+    if (close_range((unsigned)lowfd, ~0U, 0) == 0)
+        return;
+    struct rlimit rl;
+    long max = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        max = (long)rl.rlim_cur;
+    for (long fd = lowfd; fd < max; fd++)
+        close((int)fd);
+}
+
+/* In the child: make `fd` blocking, as job code expects. */
+static void set_blocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK))
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
+/*
+ * The child's whole life.  Only async-signal-safe calls until the job
+ * function runs, apart from stdio purging, which glibc makes safe after
+ * fork by resetting its locks.
+ */
+static _Noreturn void child_main(job *j, const struct jx_child_setup *s,
+                                 int res_w, int out_w, int err_w)
+{
+    setpgid(0, 0);
+    /* Die with the host.  The parent may already be gone: check after. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != s->host_pid)
+        _exit(127);
+
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL); /* EINVAL for reserved ones */
+
+    /* Lift every fd we keep above the targets first, so that no dup2
+     * overwrites a source whatever numbers the host's fds have. */
+    int res = fcntl(res_w, F_DUPFD, 10);
+    int out = out_w >= 0 ? fcntl(out_w, F_DUPFD, 10) : -1;
+    int err = err_w >= 0 ? fcntl(err_w, F_DUPFD, 10) : -1;
+    int nul = fcntl(s->devnull, F_DUPFD, 10);
+    if (res < 0 || nul < 0 || (out_w >= 0 && out < 0) || (err_w >= 0 && err < 0))
+        _exit(126);
+    if (dup2(nul, 0) < 0 || dup2(res, JX_CHILD_RESULT_FD) < 0)
+        _exit(126);
+    if (out >= 0 && (dup2(out, 1) < 0 || dup2(err, 2) < 0))
+        _exit(126);
+    close_from(JX_CHILD_RESULT_FD + 1);
+    set_blocking(JX_CHILD_RESULT_FD);
+    if (out >= 0) {
+        set_blocking(1);
+        set_blocking(2);
+    }
+    if (s->memory_limit) {
+        struct rlimit rl = {(rlim_t)s->memory_limit, (rlim_t)s->memory_limit};
+        setrlimit(RLIMIT_AS, &rl);
+    }
+    /* Output the host had buffered but not written is the host's. */
+    __fpurge(stdout);
+    __fpurge(stderr);
+
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    struct job_ctx ctx = {.kind = JX_CTX_CHILD, .j = j, .fd = JX_CHILD_RESULT_FD};
+    jx_set_in_job(true);
+    int rc = j->fn(&ctx, j->input, j->input_len);
+    fflush(stdout);
+    fflush(stderr);
+    unsigned char p[4] = {(unsigned char)rc, (unsigned char)(rc >> 8),
+                          (unsigned char)(rc >> 16), (unsigned char)(rc >> 24)};
+    if (jx_wire_send(JX_CHILD_RESULT_FD, JX_FRAME_DONE, p, sizeof(p)) != 0)
+        _exit(125);
+    _exit(0);
+}
+
+/*
+ * Opens the pidfd of a child just started.  ESRCH means another thread of
+ * the host reaped it already: its pid may be reused, so it is never
+ * signalled or waited for again (c->pid = 0), and its pipes tell what
+ * happened.  Any other failure kills and reaps it and returns the errno.
+ */
+static int open_pidfd(struct jx_child *c, bool have_pidfd)
+{
+    c->pidfd = -1;
+    if (!have_pidfd)
+        return 0;
+    c->pidfd = pidfd_open(c->pid, 0);
+    if (c->pidfd >= 0)
+        return 0;
+    int e = errno;
+    if (e == ESRCH) {
+        c->pid = 0;
+        return 0;
+    }
+    kill(-c->pid, SIGKILL);
+    waitpid(c->pid, NULL, 0);
+    c->pid = -1;
+    return e;
+}
+
+int jx_proc_fork_job(job *j, const struct jx_child_setup *s,
+                     struct jx_child *c)
+{
+    int res[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    c->pid = -1;
+    c->pidfd = c->res_fd = c->out_fd = c->err_fd = -1;
+    if (pipe2(res, O_CLOEXEC | O_NONBLOCK) < 0)
+        goto fail;
+    if (s->capture && (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 ||
+                       pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0))
+        goto fail;
+
+    pid_t pid = fork();
+    if (pid < 0)
+        goto fail;
+    if (pid == 0)
+        child_main(j, s, res[1], out[1], err[1]);
+
+    /* Also set the group here, so that signalling it cannot race the
+     * child's own setpgid. */
+    setpgid(pid, pid);
+    c->pid = pid;
+    int e = open_pidfd(c, jx_proc_have_pidfd());
+    if (e != 0) {
+        errno = e;
+        goto fail;
+    }
+    close(res[1]);
+    close_quietly(out[1]);
+    close_quietly(err[1]);
+    c->res_fd = res[0];
+    c->out_fd = out[0];
+    c->err_fd = err[0];
+    return 0;
+
+fail:
+    e = errno;
+    close_quietly(res[0]);
+    close_quietly(res[1]);
+    close_quietly(out[0]);
+    close_quietly(out[1]);
+    close_quietly(err[0]);
+    close_quietly(err[1]);
+    return e;
+}
+
+bool jx_proc_have_pidfd(void)
+{
+    static int have = -1; /* a benign race: every thread finds the same */
+    if (have < 0) {
+        int fd = pidfd_open(getpid(), 0);
+        have = fd >= 0;
+        if (fd >= 0)
+            close(fd);
+    }
+    return have;
+}
+
+/* What a command's child needs; lives in the parent's frame, which the
+ * vfork child shares until it execs. */
+struct cmd_spawn {
+    const char *path;
+    char **argv, **envp;
+    const char *cwd;
+    int out_w, err_w, life_w, errpipe_w, devnull;
+    pid_t host_pid;
+};
+
+static _Noreturn void cmd_fail(int errpipe, int err)
+{
+    ssize_t w = write(errpipe, &err, sizeof(err));
+    (void)w;
+    _exit(127);
+}
+
+/* The vfork child: only system calls, no allocation, no stdio. */
+static _Noreturn void cmd_child(const struct cmd_spawn *sp)
+{
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != sp->host_pid)
+        _exit(127);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL);
+
+    int ep = fcntl(sp->errpipe_w, F_DUPFD_CLOEXEC, 10);
+    int nul = fcntl(sp->devnull, F_DUPFD, 10);
+    int out = sp->out_w >= 0 ? fcntl(sp->out_w, F_DUPFD, 10) : -1;
+    int err = sp->err_w >= 0 ? fcntl(sp->err_w, F_DUPFD, 10) : -1;
+    int life = sp->life_w >= 0 ? fcntl(sp->life_w, F_DUPFD, 10) : -1;
+    if (ep < 0)
+        _exit(127);
+    if (nul < 0 || (sp->out_w >= 0 && (out < 0 || err < 0)) ||
+        (sp->life_w >= 0 && life < 0))
+        cmd_fail(ep, errno);
+    if (dup2(nul, 0) < 0)
+        cmd_fail(ep, errno);
+    if (out >= 0 && (dup2(out, 1) < 0 || dup2(err, 2) < 0))
+        cmd_fail(ep, errno);
+    int keep = 3;
+    if (life >= 0) {
+        if (dup2(life, 3) < 0)
+            cmd_fail(ep, errno);
+        keep = 4;
+    }
+    if (dup3(ep, keep, O_CLOEXEC) < 0)
+        cmd_fail(ep, errno);
+    ep = keep;
+    close_from(keep + 1);
+    if (out >= 0) {
+        set_blocking(1);
+        set_blocking(2);
+    }
+    if (sp->cwd && chdir(sp->cwd) < 0)
+        cmd_fail(ep, errno);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(sp->path, sp->argv, sp->envp);
+    cmd_fail(ep, errno);
+}
+
+/* vfork in a function of its own, so that nothing of the caller's frame
+ * is live across it. */
+static __attribute__((noinline)) pid_t vfork_command(const struct cmd_spawn *sp)
+{
+    pid_t pid = vfork();
+    if (pid == 0)
+        cmd_child(sp);
+    return pid;
+}
+
+/* Splits `count` NUL-terminated strings from p into a new vector. */
+static char **unpack(const unsigned char **p, uint32_t count)
+{
+    char **v = jx_calloc((size_t)count + 1, sizeof(*v));
+    if (!v)
+        return NULL;
+    for (uint32_t i = 0; i < count; i++) {
+        v[i] = (char *)*p;
+        *p += strlen((const char *)*p) + 1;
+    }
+    return v;
+}
+
+/* Finds `file` in PATH as execvp would; 0 or an errno value. */
+static int find_program(const char *file, char *buf, size_t size)
+{
+    if (strchr(file, '/')) {
+        if (strlen(file) >= size)
+            return ENAMETOOLONG;
+        strcpy(buf, file);
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    int err = ENOENT;
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t dl = end ? (size_t)(end - path) : strlen(path);
+        int n = snprintf(buf, size, "%.*s%s%s", (int)dl, path, dl ? "/" : "", file);
+        if (n > 0 && (size_t)n < size) {
+            if (access(buf, X_OK) == 0)
+                return 0;
+            if (errno == EACCES)
+                err = EACCES;
+        }
+        path += dl + (end ? 1 : 0);
+        if (!end)
+            break;
+    }
+    return err;
+}
+
+int jx_proc_spawn_command(job *j, const struct jx_child_setup *s,
+                          struct jx_child *c, bool *exec_failed)
+{
+    int out[2] = {-1, -1}, err[2] = {-1, -1}, life[2] = {-1, -1};
+    int ep[2] = {-1, -1};
+    char path[4096];
+    int e = 0;
+    *exec_failed = false;
+    c->pid = -1;
+    c->pidfd = c->res_fd = c->out_fd = c->err_fd = -1;
+
+    const unsigned char *p = j->input;
+    char **argv = unpack(&p, j->argc);
+    extern char **environ;
+    char **envp = j->has_env ? unpack(&p, j->envc) : NULL;
+    const char *cwd = j->has_cwd ? (const char *)p : NULL;
+    if (!argv || (j->has_env && !envp)) {
+        e = ENOMEM;
+        goto out;
+    }
+    e = find_program(argv[0], path, sizeof(path));
+    if (e != 0) {
+        *exec_failed = true;
+        goto out;
+    }
+    if (pipe2(ep, O_CLOEXEC) < 0 ||
+        (s->capture && (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 ||
+                        pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0)) ||
+        (!s->have_pidfd && pipe2(life, O_CLOEXEC | O_NONBLOCK) < 0)) {
+        e = errno;
+        goto out;
+    }
+    struct cmd_spawn sp = {
+        .path = path, .argv = argv, .envp = envp ? envp : environ, .cwd = cwd,
+        .out_w = out[1], .err_w = err[1], .life_w = life[1],
+        .errpipe_w = ep[1], .devnull = s->devnull, .host_pid = s->host_pid,
+    };
+    pid_t pid = vfork_command(&sp);
+    if (pid < 0) {
+        e = errno;
+        goto out;
+    }
+    close(ep[1]);
+    ep[1] = -1;
+    /* EOF when the program was executed (the pipe is close-on-exec), an
+     * errno when it could not be. */
+    int child_errno = 0;
+    ssize_t r;
+    do
+        r = read(ep[0], &child_errno, sizeof(child_errno));
+    while (r < 0 && errno == EINTR);
+    if (r == (ssize_t)sizeof(child_errno)) {
+        waitpid(pid, NULL, 0); /* our own child, which has exited */
+        e = child_errno;
+        *exec_failed = true;
+        goto out;
+    }
+    setpgid(pid, pid);
+    c->pid = pid;
+    e = open_pidfd(c, s->have_pidfd);
+    if (e != 0)
+        goto out;
+    c->out_fd = out[0];
+    c->err_fd = err[0];
+    c->res_fd = life[0];
+    out[0] = err[0] = life[0] = -1;
+out:
+    close_quietly(ep[0]);
+    close_quietly(ep[1]);
+    close_quietly(out[0]);
+    close_quietly(out[1]);
+    close_quietly(err[0]);
+    close_quietly(err[1]);
+    close_quietly(life[0]);
+    close_quietly(life[1]);
+    jx_free(argv);
+    jx_free(envp);
+    return e;
+}
+
+void jx_proc_signal_group(const struct jx_child *c, int sig)
+{
+    if (c->pid > 0)
+        kill(-c->pid, sig);
+}
+
+void jx_proc_reap(struct jx_child *c, struct jx_exit *how)
+{
+    siginfo_t si;
+    how->known = false;
+    how->exit_code = -1;
+    how->signal = 0;
+    memset(&si, 0, sizeof(si));
+    int r;
+    if (c->pid == 0)
+        return;
+    if (c->pidfd >= 0) {
+        do
+            r = waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED);
+        while (r < 0 && errno == EINTR);
+        close(c->pidfd);
+        c->pidfd = -1;
+    } else {
+        do
+            r = waitid(P_PID, (id_t)c->pid, &si, WEXITED);
+        while (r < 0 && errno == EINTR);
+    }
+    c->pid = -1;
+    if (r < 0)
+        return; /* ECHILD: reaped by someone else */
+    how->known = true;
+    if (si.si_code == CLD_EXITED)
+        how->exit_code = si.si_status;
+    else
+        how->signal = si.si_status;
+}
