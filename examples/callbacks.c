@@ -7,6 +7,8 @@
  * long-running jobs have started, so that it can cancel one while it runs
  * and another while it waits in the queue.
  */
+#define _POSIX_C_SOURCE 200809L /* for pause, _exit, setrlimit */
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,9 +22,11 @@
 
 static int completes(job_ctx *ctx, const void *input, size_t len)
 {
+    (void)input, (void)len;
     for (uint64_t step = 1; step <= 3; step++)
         job_report_progress(ctx, step, 3);
-    return job_set_result(ctx, input, len);
+    static const char done[] = "3 steps done";
+    return job_set_result(ctx, done, sizeof(done) - 1);
 }
 
 static int fails(job_ctx *ctx, const void *input, size_t len)
@@ -48,53 +52,17 @@ static int exits(job_ctx *ctx, const void *input, size_t len)
     _exit(3); /* leaves without sending a result */
 }
 
-/* Runs until the library kills its process. */
+/* Runs until the library kills its process.  (job_ctx_canceled() turns
+ * true only in development mode, where a running job cannot be killed.) */
 static int runs_forever(job_ctx *ctx, const void *input, size_t len)
 {
-    (void)ctx, (void)input, (void)len;
-    for (;;)
+    (void)input, (void)len;
+    while (!job_ctx_canceled(ctx))
         pause();
+    return 0;
 }
 
-/* ---- callbacks ----------------------------------------------------------- */
-
-static pthread_t main_thread;
-
-/* The main thread waits here until both long-running jobs run. */
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int long_jobs_running;
-
-/* Executor-wide: every status change of every job. */
-static void print_status(job *j, job_status status, void *userdata)
-{
-    (void)userdata;
-    const char *thread =
-        pthread_equal(pthread_self(), main_thread) ? "main" : "dispatcher";
-    printf("  [%-10s] job %llu %-13s %s", thread,
-           (unsigned long long)job_id(j), job_label(j),
-           job_status_name(status));
-    /* When told FAILED or CANCELED, the record is already complete. */
-    if (status == JOB_FAILED || status == JOB_CANCELED)
-        printf(" (%s: %s)", job_failure_name(job_failure_kind(j)),
-               job_error_message(j));
-    printf("\n");
-}
-
-/* Per job, on the long-running ones. */
-static void note_running(job *j, job_status status, void *userdata)
-{
-    (void)j, (void)userdata;
-    if (status != JOB_RUNNING)
-        return;
-    pthread_mutex_lock(&mu);
-    long_jobs_running++;
-    pthread_cond_signal(&cv);
-    pthread_mutex_unlock(&mu);
-}
-
-/* ---- main ---------------------------------------------------------------- */
-
+/* What each job is, and how it must end. */
 struct expect {
     const char *label;
     job_fn fn;
@@ -114,12 +82,75 @@ static const struct expect plan[] = {
 };
 #define NJOBS (sizeof(plan) / sizeof(plan[0]))
 
+/* ---- callbacks ----------------------------------------------------------- */
+
+static pthread_t main_thread;
+
+/* The main thread waits here until both long-running jobs run. */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int long_jobs_started;
+
+static const char *thread_name(void)
+{
+    return pthread_equal(pthread_self(), main_thread) ? "main" : "dispatcher";
+}
+
+static int runs_long(const job *j)
+{
+    const struct expect *e = job_userdata(j);
+    return e->fn == runs_forever;
+}
+
+/* Executor-wide: every status change of every job. */
+static void print_status(job *j, job_status status, void *userdata)
+{
+    (void)userdata;
+    printf("  [%-10s] job %llu %-14s %s", thread_name(),
+           (unsigned long long)job_id(j), job_label(j),
+           job_status_name(status));
+    /* When told FAILED or CANCELED, the record is already complete. */
+    if (status == JOB_FAILED || status == JOB_CANCELED)
+        printf(" (%s: %s)", job_failure_name(job_failure_kind(j)),
+               job_error_message(j));
+    printf("\n");
+
+    /* A long job that ends without having run (it could not be started)
+     * counts too, so that main never waits for ever. */
+    if (runs_long(j) &&
+        (status == JOB_RUNNING || (job_status_is_finished(status) &&
+                                   !job_status_time_ns(j, JOB_RUNNING)))) {
+        pthread_mutex_lock(&mu);
+        long_jobs_started++;
+        pthread_cond_signal(&cv);
+        pthread_mutex_unlock(&mu);
+    }
+}
+
+/* Per job, on the first one only; called before the executor-wide one. */
+static void print_result(job *j, job_status status, void *userdata)
+{
+    (void)userdata;
+    if (status != JOB_COMPLETED)
+        return;
+    size_t len;
+    const char *result = job_result(j, &len);
+    uint64_t done, total;
+    job_get_progress(j, &done, &total);
+    printf("  [%-10s] job %llu result \"%.*s\", progress %llu/%llu\n",
+           thread_name(), (unsigned long long)job_id(j), (int)len, result,
+           (unsigned long long)done, (unsigned long long)total);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
 static int submit(job_executor *ex, size_t i, job **out)
 {
     job_options opts = {
         .label = plan[i].label,
+        .userdata = (void *)&plan[i],
         .timeout_ms = plan[i].timeout_ms,
-        .on_status = plan[i].fn == runs_forever ? note_running : NULL,
+        .on_status = plan[i].fn == completes ? print_result : NULL,
     };
     const char *input = "2026-13-45";
     int rc = job_submit(ex, plan[i].fn, input, strlen(input), &opts, out);
@@ -155,15 +186,14 @@ int main(void)
         rc = submit(ex, i, &jobs[i]);
 
     pthread_mutex_lock(&mu);
-    while (rc == JOB_OK && long_jobs_running < 2)
+    while (rc == JOB_OK && long_jobs_started < 2)
         pthread_cond_wait(&cv, &mu);
     pthread_mutex_unlock(&mu);
 
     if (rc == JOB_OK)
         rc = submit(ex, NJOBS - 1, &jobs[NJOBS - 1]);
     if (rc == JOB_OK) {
-        printf("cancelling %s and %s\n", plan[NJOBS - 1].label,
-               plan[4].label);
+        printf("cancelling %s and %s\n", plan[NJOBS - 1].label, plan[4].label);
         job_cancel(jobs[NJOBS - 1]); /* PENDING: it never runs */
         job_cancel(jobs[4]);         /* RUNNING: SIGTERM to its process */
         rc = job_executor_wait_all(ex, -1);
@@ -178,9 +208,9 @@ int main(void)
         job_failure why = job_failure_kind(j);
         const char *msg = job_error_message(j);
         printf("%4llu  %-14s %-9s  %-8s  %4d  %3d  %s\n",
-               (unsigned long long)job_id(j), job_label(j),
-               job_status_name(st), job_failure_name(why), job_exit_code(j),
-               job_term_signal(j), msg ? msg : "-");
+               (unsigned long long)job_id(j), job_label(j), job_status_name(st),
+               job_failure_name(why), job_exit_code(j), job_term_signal(j),
+               msg ? msg : "-");
         as_expected += st == plan[i].status && why == plan[i].failure;
         job_release(j);
     }

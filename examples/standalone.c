@@ -12,6 +12,8 @@
  * A file named by the environment variable JOBEXEC_CONFIG_PATH, if set,
  * overrides what CONFIG says.
  */
+#define _POSIX_C_SOURCE 200809L /* for clock_gettime */
+
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -171,8 +173,8 @@ int main(int argc, char **argv)
         const char *out = job_stdout(jobs[0], &len, NULL);
         printf("\nstdout of job 1, captured: %.*s", (int)len, out ? out : "\n");
     }
-    printf("%d of %d jobs completed: %" PRIu64 " primes below %u\n",
-           completed, SLICES, total, LIMIT);
+    printf("%d of %d jobs completed: %" PRIu64 " primes below %u\n", completed,
+           SLICES, total, LIMIT);
     printf("%.1f ms of work in %.1f ms on %d workers\n", busy_ms,
            (double)wall / 1e6, workers);
     printf("numbers tested, as the host sees it: %" PRIu64

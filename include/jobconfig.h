@@ -103,16 +103,23 @@ JOB_API const char *job_version(void);
  * Keys of the [JOB] section (see the README for the full reference):
  *
  *   mode              "development" (default) or "standalone"
- *   nb_of_workers     int >= 1, default 1 (max_nb_of_workers is a synonym)
- *   job_timeout       timedelta, default none: a running job is killed and
- *                     FAILED after this long (standalone mode only)
+ *   nb_of_workers     int, 1 to 4096, default 1 (max_nb_of_workers is a
+ *                     synonym)
+ *   job_timeout       timedelta > 0, default none: a running job is killed
+ *                     and FAILED after this long (standalone mode only)
  *   capture_output    bool, default false: record the job's stdout/stderr
  *   kill_grace        timedelta, default 5s: time between SIGTERM and
  *                     SIGKILL when a job is cancelled or times out
+ *                     (timedeltas are at most 3650d)
  *   max_output_bytes  int >= 0, default 1048576: cap on each of the
  *                     captured stdout and stderr of one job
  *   memory_limit      int >= 0 bytes, default 0 (none): RLIMIT_AS of each
  *                     job's process (standalone mode only)
+ *   max_jobs_per_worker  int >= 0, default 1: how many jobs one worker
+ *                     process runs.  1 forks a fresh process per job; 0
+ *                     (no limit) or N > 1 reuses worker processes, forked
+ *                     when first needed, for function jobs that do not
+ *                     capture output (standalone mode only)
  *
  * Values may be written natively (8, true, "standalone") or typed in a
  * string the way Taipy writes them: "8:int", "1.5:float", "true:bool",
@@ -143,10 +150,10 @@ JOB_API int job_config_dup(const job_config *cfg, job_config **out);
  * nb_of_workers=...).  Sets values in the code layer.
  *
  *   mode            "development" or "standalone"; NULL keeps the current one.
- *   nb_of_workers   >= 1; 0 keeps the current one.
+ *   nb_of_workers   1 to 4096; 0 keeps the current one.
  *
- * Returns JOB_OK, or JOB_EINVAL (unknown mode, negative count, cfg NULL), in
- * which case nothing is changed.
+ * Returns JOB_OK, or JOB_EINVAL (unknown mode, count out of range, cfg
+ * NULL), in which case nothing is changed.
  */
 JOB_API int job_configure_job_executions(job_config *cfg, const char *mode,
                                          int nb_of_workers);
@@ -172,6 +179,8 @@ JOB_API int64_t job_config_kill_grace_ms(const job_config *cfg);
 JOB_API uint64_t job_config_max_output_bytes(const job_config *cfg);
 /* 0 means no limit. */
 JOB_API uint64_t job_config_memory_limit(const job_config *cfg);
+/* 1: a process per job; 0: workers are reused without limit. */
+JOB_API int64_t job_config_max_jobs_per_worker(const job_config *cfg);
 
 /* The name of a mode: "development" or "standalone"; "?" otherwise. */
 JOB_API const char *job_mode_name(job_mode mode);
@@ -240,8 +249,9 @@ JOB_API int job_config_load_string(job_config *cfg, const char *text,
                                    job_issues **issues);
 
 /* Loads only the layer named by JOBEXEC_CONFIG_PATH, for a host that loads
- * no file of its own.  Returns JOB_OK when the variable is unset or empty;
- * otherwise as job_config_load_file. */
+ * no file of its own.  Returns JOB_OK when the variable is unset or empty
+ * (a layer loaded from it before is then dropped); otherwise as
+ * job_config_load_file. */
 JOB_API int job_config_load_env(job_config *cfg, job_issues **issues);
 
 /*

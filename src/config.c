@@ -399,6 +399,11 @@ uint64_t job_config_memory_limit(const job_config *cfg)
     return (uint64_t)jx_config_get(cfg, JX_KEY_MEMORY_LIMIT);
 }
 
+int64_t job_config_max_jobs_per_worker(const job_config *cfg)
+{
+    return jx_config_get(cfg, JX_KEY_MAX_JOBS_PER_WORKER);
+}
+
 const char *job_mode_name(job_mode mode)
 {
     switch (mode) {

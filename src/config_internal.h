@@ -106,7 +106,9 @@ typedef enum jx_kind {
     X(MAX_OUTPUT_BYTES, "max_output_bytes", JX_KIND_INT, 1048576, 0,         \
       INT64_MAX, false, NULL)                                                \
     X(MEMORY_LIMIT, "memory_limit", JX_KIND_INT, 0, 0, INT64_MAX, false,     \
-      NULL)
+      NULL)                                                                  \
+    X(MAX_JOBS_PER_WORKER, "max_jobs_per_worker", JX_KIND_INT, 1, 0,         \
+      INT64_MAX, false, "must be 0 (no limit) or more")
 
 typedef enum jx_key {
 #define JX_KEY_ENUM(e, name, kind, def, min, max, opt, minmsg) JX_KEY_##e,

@@ -13,6 +13,7 @@
 #define JX_ENGINE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -20,6 +21,14 @@
 #include "internal.h"
 
 struct jx_dispatcher; /* standalone.c */
+
+/* A process that kills the process groups of jobs when the host dies
+ * (proc.h, proc_unix.c). */
+struct jx_keeper {
+    pid_t pid;
+    int pidfd;
+    int fd;
+};
 
 /* A registered job function. */
 struct jx_fn_entry {
@@ -36,6 +45,7 @@ struct jx_settings {
     int64_t kill_grace_ms;
     uint64_t max_output;
     uint64_t memory_limit; /* 0: none */
+    int64_t max_jobs_per_worker; /* 1: a process per job; 0: unlimited */
 };
 
 struct job_executor {
@@ -59,6 +69,8 @@ struct job_executor {
     size_t n_fns, cap_fns;
 
     struct jx_dispatcher *disp; /* standalone mode only */
+    struct jx_keeper keeper;     /* started before the first job process */
+    bool keeper_started;         /* guarded by mu */
 };
 
 /* Bits of job->flags, guarded by ex->mu. */
@@ -103,7 +115,8 @@ struct job {
     struct jx_dispatcher *runner; /* development-mode command: its loop */
 
     size_t input_len;
-    unsigned char input[];      /* copied at submit */
+    /* Copied at submit; aligned for any type, as malloc's memory is. */
+    _Alignas(max_align_t) unsigned char input[];
 };
 
 /* How a job function's context reaches its record. */
@@ -148,6 +161,10 @@ void jx_set_in_job(bool on);
 unsigned jx_fork_generation(void);
 
 void jx_executor_unref(job_executor *ex);
+
+/* Starts ex's keeper if it has none yet (standalone.c).  Call with ex->mu
+ * held. */
+void jx_keeper_ensure_locked(job_executor *ex);
 
 /* ---- inline.c: development mode ---------------------------------------- */
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "proc.h"
 
 /* ---- where the current thread is --------------------------------------- */
 
@@ -93,6 +94,8 @@ int job_executor_new(const job_config *cfg, job_executor **out)
     }
     pthread_condattr_destroy(&ca);
     atomic_init(&ex->refs, 1);
+    ex->keeper.fd = ex->keeper.pidfd = -1;
+    ex->keeper.pid = -1;
     ex->fork_gen = jx_fork_generation();
     ex->set.mode = job_config_mode(cfg);
     ex->set.workers = job_config_nb_of_workers(cfg);
@@ -101,6 +104,7 @@ int job_executor_new(const job_config *cfg, job_executor **out)
     ex->set.kill_grace_ms = job_config_kill_grace_ms(cfg);
     ex->set.max_output = job_config_max_output_bytes(cfg);
     ex->set.memory_limit = job_config_memory_limit(cfg);
+    ex->set.max_jobs_per_worker = job_config_max_jobs_per_worker(cfg);
     if (ex->set.workers < 1)
         ex->set.workers = 1;
 
@@ -281,6 +285,7 @@ void job_executor_free(job_executor *ex)
     job_executor_stop(ex, JOB_STOP_CANCEL, -1);
     if (ex->disp)
         jx_dispatcher_join(ex);
+    jx_keeper_stop(&ex->keeper);
     jx_executor_unref(ex);
 }
 

@@ -51,6 +51,19 @@ int jx_proc_fork_job(job *j, const struct jx_child_setup *setup,
 int jx_proc_spawn_command(job *j, const struct jx_child_setup *setup,
                           struct jx_child *out, bool *exec_failed);
 
+/*
+ * Forks a reused worker: a process that runs, one after another, the jobs
+ * sent to it with jx_proc_send_task() on *task_fd (blocking), and sends
+ * their frames on its result pipe.  It exits when *task_fd is closed.
+ * Returns 0 or an errno value.
+ */
+int jx_proc_fork_worker(const struct jx_child_setup *setup,
+                        struct jx_child *out, int *task_fd);
+
+/* Sends j (function, id, label, input) to a reused worker.  Returns 0 or
+ * -errno (EPIPE when the worker is gone). */
+int jx_proc_send_task(int task_fd, const job *j);
+
 /* Probes once whether the kernel gives pidfds. */
 bool jx_proc_have_pidfd(void);
 
@@ -68,6 +81,24 @@ struct jx_exit {
 /* Reaps the child (which must have exited: its pidfd is readable) and
  * closes the pidfd.  Never waits for any other process. */
 void jx_proc_reap(struct jx_child *c, struct jx_exit *how);
+
+/*
+ * The keeper: a small process, started once per executor, that kills the
+ * process groups of running jobs when the host dies, so that a job's own
+ * children die with the host too (PR_SET_PDEATHSIG reaches only the job's
+ * process).  It learns the groups over a pipe whose write end only the
+ * host holds; end of file on it means the host is gone.
+ */
+/* struct jx_keeper (engine.h): pid, pidfd (-1 without pidfds), and fd,
+ * the write end of the pipe (-1 when there is no keeper). */
+
+/* Starts a keeper.  Returns 0 or an errno value (k->fd is then -1: jobs
+ * run, but their children may outlive a host that is killed). */
+int jx_keeper_start(struct jx_keeper *k);
+/* Tells the keeper that process group `pgid` started (add) or is gone. */
+void jx_keeper_track(const struct jx_keeper *k, pid_t pgid, bool add);
+/* Stops the keeper without killing anything, and reaps it. */
+void jx_keeper_stop(struct jx_keeper *k);
 
 /* "SIGSEGV" style name of a signal, or "signal N". */
 const char *jx_signal_name(int sig, char *buf, size_t size);

@@ -2,6 +2,7 @@
  * reaping them by pidfd, never by waitpid(-1) and never with a SIGCHLD
  * handler: both belong to the host. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,7 +12,9 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,20 +66,18 @@ static void set_blocking(int fd)
         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 }
 
-/*
- * The child's whole life.  Only async-signal-safe calls until the job
- * function runs, apart from stdio purging, which glibc makes safe after
- * fork by resetting its locks.
- */
-static _Noreturn void child_main(job *j, const struct jx_child_setup *s,
-                                 int res_w, int out_w, int err_w)
-{
-    setpgid(0, 0);
-    /* Die with the host.  The parent may already be gone: check after. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != s->host_pid)
-        _exit(127);
+/* The fd a worker reads its tasks from (reused workers only). */
+#define JX_CHILD_TASK_FD 4
 
+/* A task frame's payload: a 32-byte head (u64 function address, u64 job
+ * id, u64 label length, 8 bytes zero), the label padded to 16 bytes, and
+ * the input, which so lands 16-byte aligned in the worker's buffer. */
+#define JX_TASK_HEAD 32
+#define JX_PAD16(n) (((n) + 15u) & ~(size_t)15u)
+
+/* Resets every signal disposition to its default. */
+static void default_signals(void)
+{
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
@@ -84,20 +85,43 @@ static _Noreturn void child_main(job *j, const struct jx_child_setup *s,
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL); /* EINVAL for reserved ones */
+}
+
+/*
+ * Sets up a job process: its own process group, death with the host,
+ * default signal dispositions, and the fd layout (0 /dev/null, 1 and 2
+ * the output pipes when captured, 3 the result pipe, 4 the task pipe of a
+ * reused worker, nothing else).  Signals stay blocked until the caller
+ * unblocks them.  Only async-signal-safe calls, apart from stdio purging,
+ * which glibc makes safe after fork by resetting its locks.
+ */
+static void child_setup(const struct jx_child_setup *s, int res_w, int out_w,
+                        int err_w, int task_r)
+{
+    setpgid(0, 0);
+    /* Die with the host.  The parent may already be gone: check after. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != s->host_pid)
+        _exit(127);
+    default_signals();
 
     /* Lift every fd we keep above the targets first, so that no dup2
      * overwrites a source whatever numbers the host's fds have. */
     int res = fcntl(res_w, F_DUPFD, 10);
     int out = out_w >= 0 ? fcntl(out_w, F_DUPFD, 10) : -1;
     int err = err_w >= 0 ? fcntl(err_w, F_DUPFD, 10) : -1;
+    int task = task_r >= 0 ? fcntl(task_r, F_DUPFD, 10) : -1;
     int nul = fcntl(s->devnull, F_DUPFD, 10);
-    if (res < 0 || nul < 0 || (out_w >= 0 && out < 0) || (err_w >= 0 && err < 0))
+    if (res < 0 || nul < 0 || (out_w >= 0 && out < 0) ||
+        (err_w >= 0 && err < 0) || (task_r >= 0 && task < 0))
         _exit(126);
     if (dup2(nul, 0) < 0 || dup2(res, JX_CHILD_RESULT_FD) < 0)
         _exit(126);
     if (out >= 0 && (dup2(out, 1) < 0 || dup2(err, 2) < 0))
         _exit(126);
-    close_from(JX_CHILD_RESULT_FD + 1);
+    if (task >= 0 && dup2(task, JX_CHILD_TASK_FD) < 0)
+        _exit(126);
+    close_from(task >= 0 ? JX_CHILD_TASK_FD + 1 : JX_CHILD_RESULT_FD + 1);
     set_blocking(JX_CHILD_RESULT_FD);
     if (out >= 0) {
         set_blocking(1);
@@ -110,21 +134,148 @@ static _Noreturn void child_main(job *j, const struct jx_child_setup *s,
     /* Output the host had buffered but not written is the host's. */
     __fpurge(stdout);
     __fpurge(stderr);
+}
 
+static void unblock_signals(void)
+{
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+}
 
+/* Runs one job function and sends its DONE frame.  Returns false when the
+ * host can no longer be told. */
+static bool run_one(job *j, const void *input, size_t len)
+{
     struct job_ctx ctx = {.kind = JX_CTX_CHILD, .j = j, .fd = JX_CHILD_RESULT_FD};
     jx_set_in_job(true);
-    int rc = j->fn(&ctx, j->input, j->input_len);
+    int rc = j->fn(&ctx, input, len);
+    jx_set_in_job(false);
     fflush(stdout);
     fflush(stderr);
     unsigned char p[4] = {(unsigned char)rc, (unsigned char)(rc >> 8),
                           (unsigned char)(rc >> 16), (unsigned char)(rc >> 24)};
-    if (jx_wire_send(JX_CHILD_RESULT_FD, JX_FRAME_DONE, p, sizeof(p)) != 0)
-        _exit(125);
-    _exit(0);
+    return jx_wire_send(JX_CHILD_RESULT_FD, JX_FRAME_DONE, p, sizeof(p)) == 0;
+}
+
+/* A process that runs one job. */
+static _Noreturn void child_main(job *j, const struct jx_child_setup *s,
+                                 int res_w, int out_w, int err_w)
+{
+    child_setup(s, res_w, out_w, err_w, -1);
+    unblock_signals();
+    _exit(run_one(j, j->input, j->input_len) ? 0 : 125);
+}
+
+/* Reads exactly n bytes from a blocking fd; false on end of file/error. */
+static bool read_full(int fd, void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        p += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+/* What a reused worker restores after each job: the working directory,
+ * the environment, the umask, signal dispositions and mask. */
+struct worker_state {
+    int cwd_fd;
+    char **env;   /* copies of the "NAME=value" strings */
+    char **envp;  /* environ as it was */
+    size_t nenv;
+    mode_t umask;
+};
+
+static void worker_save(struct worker_state *w)
+{
+    extern char **environ;
+    w->cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    w->umask = umask(0);
+    umask(w->umask);
+    w->nenv = 0;
+    while (environ && environ[w->nenv])
+        w->nenv++;
+    w->env = calloc(w->nenv + 1, sizeof(*w->env));
+    w->envp = environ;
+    for (size_t i = 0; w->env && i < w->nenv; i++)
+        w->env[i] = strdup(environ[i]);
+}
+
+static void worker_restore(struct worker_state *w)
+{
+    extern char **environ;
+    if (w->cwd_fd >= 0)
+        fchdir(w->cwd_fd);
+    umask(w->umask);
+    default_signals();
+    unblock_signals();
+    bool same = environ == w->envp && w->env;
+    for (size_t i = 0; same && i <= w->nenv; i++) {
+        const char *now = environ[i], *was = i < w->nenv ? w->env[i] : NULL;
+        same = now == was || (now && was && strcmp(now, was) == 0);
+    }
+    if (same || !w->env)
+        return;
+    clearenv();
+    for (size_t i = 0; i < w->nenv; i++) {
+        char *eq = w->env[i] ? strchr(w->env[i], '=') : NULL;
+        if (!eq)
+            continue;
+        *eq = '\0';
+        setenv(w->env[i], eq + 1, 1);
+        *eq = '=';
+    }
+    w->envp = environ;
+}
+
+/*
+ * A reused worker: runs the tasks the host sends on its task pipe, one
+ * after another, until the pipe ends.  A task frame carries the job
+ * function's address (valid: the worker is a fork of the host), the job's
+ * id and label, and its input bytes.
+ */
+static _Noreturn void worker_main(const struct jx_child_setup *s, int res_w,
+                                  int task_r)
+{
+    child_setup(s, res_w, -1, -1, task_r);
+    unblock_signals();
+    struct worker_state w;
+    worker_save(&w);
+    for (;;) {
+        unsigned char hdr[JX_WIRE_HDR];
+        if (!read_full(JX_CHILD_TASK_FD, hdr, sizeof(hdr)))
+            _exit(0); /* the host retired this worker */
+        uint64_t len = jx_wire_get_u64(hdr + 8);
+        if (hdr[4] != JX_FRAME_TASK || len < JX_TASK_HEAD || len > SIZE_MAX - 1)
+            _exit(124);
+        unsigned char *task = malloc((size_t)len + 1);
+        if (!task || !read_full(JX_CHILD_TASK_FD, task, (size_t)len))
+            _exit(124);
+        struct job jb;
+        memset(&jb, 0, sizeof(jb));
+        uintptr_t fn = (uintptr_t)jx_wire_get_u64(task);
+        memcpy(&jb.fn, &fn, sizeof(jb.fn));
+        jb.id = jx_wire_get_u64(task + 8);
+        uint64_t llen = jx_wire_get_u64(task + 16);
+        if (llen > 4096 || JX_TASK_HEAD + JX_PAD16(llen) > len)
+            _exit(124);
+        size_t off = JX_TASK_HEAD + JX_PAD16((size_t)llen);
+        char *label = llen ? strndup((const char *)task + JX_TASK_HEAD, (size_t)llen) : NULL;
+        jb.label = label;
+        bool ok = run_one(&jb, task + off, (size_t)(len - off));
+        free(label);
+        free(task);
+        if (!ok)
+            _exit(125);
+        worker_restore(&w);
+    }
 }
 
 /*
@@ -196,6 +347,67 @@ fail:
     close_quietly(err[0]);
     close_quietly(err[1]);
     return e;
+}
+
+int jx_proc_fork_worker(const struct jx_child_setup *s, struct jx_child *c,
+                        int *task_fd)
+{
+    int res[2] = {-1, -1}, task[2] = {-1, -1};
+    int e = 0;
+    c->pid = -1;
+    c->pidfd = c->res_fd = c->out_fd = c->err_fd = -1;
+    *task_fd = -1;
+    if (pipe2(res, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(task, O_CLOEXEC) < 0) {
+        e = errno;
+        goto fail;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        e = errno;
+        goto fail;
+    }
+    if (pid == 0)
+        worker_main(s, res[1], task[0]);
+    setpgid(pid, pid);
+    c->pid = pid;
+    e = open_pidfd(c, jx_proc_have_pidfd());
+    if (e != 0)
+        goto fail;
+    close(res[1]);
+    close(task[0]);
+    c->res_fd = res[0];
+    *task_fd = task[1];
+    return 0;
+fail:
+    close_quietly(res[0]);
+    close_quietly(res[1]);
+    close_quietly(task[0]);
+    close_quietly(task[1]);
+    return e;
+}
+
+int jx_proc_send_task(int task_fd, const job *j)
+{
+    size_t llen = j->label ? strlen(j->label) : 0;
+    if (llen > 4096)
+        llen = 4096; /* a label is for people; a longer one is cut */
+    unsigned char head[JX_WIRE_HDR + JX_TASK_HEAD];
+    static const unsigned char zeros[16];
+    uint64_t len = JX_TASK_HEAD + JX_PAD16(llen) + (uint64_t)j->input_len;
+    memset(head, 0, sizeof(head));
+    jx_wire_header(head, JX_FRAME_TASK, len);
+    uintptr_t fn;
+    memcpy(&fn, &j->fn, sizeof(fn));
+    jx_wire_put_u64(head + JX_WIRE_HDR, (uint64_t)fn);
+    jx_wire_put_u64(head + JX_WIRE_HDR + 8, j->id);
+    jx_wire_put_u64(head + JX_WIRE_HDR + 16, (uint64_t)llen);
+    struct iovec iov[4] = {
+        {head, sizeof(head)},
+        {(void *)j->label, llen},
+        {(void *)zeros, JX_PAD16(llen) - llen},
+        {(void *)j->input, j->input_len},
+    };
+    return jx_wire_writev_all(task_fd, iov, 4);
 }
 
 bool jx_proc_have_pidfd(void)
@@ -409,6 +621,110 @@ out:
     jx_free(argv);
     jx_free(envp);
     return e;
+}
+
+/* ---- the keeper ---------------------------------------------------------- */
+
+enum { KEEP_ADD = 1, KEEP_REMOVE = 2, KEEP_STOP = 3 };
+
+static _Noreturn void keeper_main(int rfd)
+{
+    setpgid(0, 0);
+    /* Signals stay blocked (the forking thread blocked them all): the
+     * keeper ends only by its pipe, or by SIGKILL. */
+    if (dup2(rfd, 0) < 0)
+        _exit(1);
+    close_from(1);
+    pid_t *groups = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        int32_t msg[2];
+        ssize_t r = read(0, msg, sizeof(msg));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r != (ssize_t)sizeof(msg))
+            break; /* end of file: the host is gone */
+        if (msg[0] == KEEP_STOP)
+            _exit(0);
+        if (msg[0] == KEEP_ADD) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 64;
+                pid_t *g = realloc(groups, ncap * sizeof(*g));
+                if (!g)
+                    continue;
+                groups = g;
+                cap = ncap;
+            }
+            groups[n++] = (pid_t)msg[1];
+        } else if (msg[0] == KEEP_REMOVE) {
+            for (size_t i = 0; i < n; i++) {
+                if (groups[i] == (pid_t)msg[1]) {
+                    groups[i] = groups[--n];
+                    break;
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        kill(-groups[i], SIGKILL);
+    _exit(0);
+}
+
+int jx_keeper_start(struct jx_keeper *k)
+{
+    int p[2];
+    k->pid = -1;
+    k->pidfd = -1;
+    k->fd = -1;
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        keeper_main(p[0]);
+    }
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(p[0]);
+    if (pid < 0) {
+        close(p[1]);
+        return e;
+    }
+    k->pid = pid;
+    k->fd = p[1];
+    if (jx_proc_have_pidfd())
+        k->pidfd = pidfd_open(pid, 0);
+    return 0;
+}
+
+void jx_keeper_track(const struct jx_keeper *k, pid_t pgid, bool add)
+{
+    if (k->fd < 0 || pgid <= 0)
+        return;
+    int32_t msg[2] = {add ? KEEP_ADD : KEEP_REMOVE, (int32_t)pgid};
+    ssize_t r;
+    do
+        r = write(k->fd, msg, sizeof(msg)); /* atomic: under PIPE_BUF */
+    while (r < 0 && errno == EINTR);
+}
+
+void jx_keeper_stop(struct jx_keeper *k)
+{
+    if (k->fd < 0)
+        return;
+    int32_t msg[2] = {KEEP_STOP, 0};
+    ssize_t r = write(k->fd, msg, sizeof(msg));
+    (void)r;
+    close(k->fd);
+    k->fd = -1;
+    struct jx_child c = {.pid = k->pid, .pidfd = k->pidfd};
+    struct jx_exit how;
+    jx_proc_reap(&c, &how);
+    k->pid = -1;
+    k->pidfd = -1;
 }
 
 void jx_proc_signal_group(const struct jx_child *c, int sig)

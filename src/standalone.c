@@ -36,9 +36,18 @@ struct sink {
     bool trunc;
 };
 
-/* One running job process. */
+/*
+ * A slot: a job process and the job it runs.  Slots [0, nslots) hold
+ * one-shot processes, forked for one job; slots [nslots, ntotal) hold
+ * reused workers (max_jobs_per_worker != 1), which outlive their jobs, and
+ * workers that were retired and have yet to exit.
+ */
 struct run {
-    job *j;                 /* NULL when the slot is free */
+    job *j;                 /* the job running here, or NULL */
+    bool live;              /* a process occupies the slot */
+    bool persistent;        /* it is a reused worker */
+    int task_fd;            /* a worker's task pipe; -1 once retired */
+    uint64_t jobs_run;      /* jobs a worker has finished */
     struct jx_child c;
     jx_wire_reader rd;
     bool exited;            /* its pidfd is readable */
@@ -63,7 +72,8 @@ struct jx_dispatcher {
     bool quit;              /* guarded by ex->mu */
     struct run *runs;
     job **batch;            /* jobs taken off the queue, to start */
-    int nslots, nrunning;
+    int nslots, ntotal, nrunning;
+    uint64_t max_per_worker; /* 0: unlimited */
     pid_t pid;
     bool have_pidfd;
 };
@@ -200,7 +210,10 @@ static void handle_frame(job_executor *ex, struct run *r)
     }
 }
 
-/* Reads frames from the result pipe until it would block.  A child that
+static void worker_job_done(job_executor *ex, struct jx_dispatcher *d,
+                            struct run *r);
+
+/* Reads frames from the result pipe until it would block.  A process that
  * breaks the protocol is killed: nothing it sends is trusted. */
 static void read_results(job_executor *ex, struct jx_dispatcher *d,
                          struct run *r)
@@ -227,18 +240,21 @@ static void read_results(job_executor *ex, struct jx_dispatcher *d,
         if (st == JX_WIRE_ERROR)
             goto broken;
         if (st == JX_WIRE_FRAME) {
-            if (r->got_done)
-                goto broken; /* nothing may follow DONE */
+            /* Nothing may follow DONE, and an idle worker says nothing. */
+            if (!r->j || r->got_done)
+                goto broken;
             handle_frame(ex, r);
+            if (r->got_done && r->persistent)
+                worker_job_done(ex, d, r);
         }
     }
     return;
 broken:
     close_fd(d, &r->c.res_fd);
-    if (r->why == WHY_NONE && !r->exited)
-        kill_run(r, WHY_PROTOCOL, SIGKILL);
-    else if (r->why == WHY_NONE)
+    if (r->why == WHY_NONE && r->j)
         r->why = WHY_PROTOCOL;
+    if (!r->exited)
+        kill_run(r, WHY_PROTOCOL, SIGKILL);
 }
 
 static void sink_give(struct sink *s, char **buf, size_t *len)
@@ -250,10 +266,137 @@ static void sink_give(struct sink *s, char **buf, size_t *len)
     s->buf = NULL;
 }
 
-/* The child has exited: collect everything, reap it, fill in the record
- * and finish the job. */
-static void finish_run(job_executor *ex, struct jx_dispatcher *d,
-                       struct run *r)
+/*
+ * Fills in the record of the job in slot r and returns its final status.
+ * `how` tells how its process ended, or is NULL when a reused worker
+ * finished the job and lives on.
+ */
+static job_status judge(struct run *r, const struct jx_exit *how)
+{
+    static const struct jx_exit alive = {false, -1, 0};
+    job *j = r->j;
+    if (!how)
+        how = &alive;
+    j->exit_code = how->exit_code;
+    j->term_signal = how->signal;
+    sink_give(&r->out, &j->out, &j->out_len);
+    sink_give(&r->err, &j->err, &j->err_len);
+    j->out_trunc = r->out.trunc;
+    j->err_trunc = r->err.trunc;
+
+    char sname[32];
+    int sig = how->signal ? how->signal : r->kill_sig;
+    if (r->why == WHY_CANCEL) {
+        jx_job_set_error(j, JOB_FAILURE_CANCELED,
+                         "canceled while running; killed by %s",
+                         jx_signal_name(sig, sname, sizeof(sname)));
+        return JOB_CANCELED;
+    }
+    if (r->why == WHY_TIMEOUT) {
+        jx_job_set_error(j, JOB_FAILURE_TIMEOUT,
+                         "timed out after %" PRId64 " ms; killed by %s",
+                         j->timeout_ms, jx_signal_name(sig, sname, sizeof(sname)));
+        return JOB_FAILED;
+    }
+    if (j->is_cmd) {
+        if (how->signal)
+            jx_job_set_error(j, JOB_FAILURE_SIGNAL, "killed by signal %d (%s)",
+                             how->signal, jx_signal_name(how->signal, sname, sizeof(sname)));
+        else if (how->exit_code == 0)
+            return JOB_COMPLETED;
+        else if (how->known)
+            jx_job_set_error(j, JOB_FAILURE_EXIT, "exited with code %d",
+                             how->exit_code);
+        else
+            jx_job_set_error(j, JOB_FAILURE_EXIT,
+                             "its exit status was taken by another waitpid() "
+                             "in the host");
+        return JOB_FAILED;
+    }
+    if (r->why == WHY_PROTOCOL) {
+        jx_job_set_error(j, JOB_FAILURE_PROTOCOL,
+                         "the job process sent a malformed result (%s)",
+                         r->rd.error ? r->rd.error : "cut off or out of order");
+        return JOB_FAILED;
+    }
+    if (r->got_done) {
+        if (r->failed) {
+            jx_job_set_error(j, JOB_FAILURE_ERROR, "%s",
+                             r->failmsg ? r->failmsg : "the job failed");
+            return JOB_FAILED;
+        }
+        if (r->rc != 0) {
+            jx_job_set_error(j, JOB_FAILURE_ERROR,
+                             "the job function returned %d", r->rc);
+            return JOB_FAILED;
+        }
+        j->result = r->result;
+        j->result_len = r->result_len;
+        r->result = NULL;
+        return JOB_COMPLETED;
+    }
+    if (how->signal)
+        jx_job_set_error(j, JOB_FAILURE_SIGNAL, "killed by signal %d (%s)",
+                         how->signal, jx_signal_name(how->signal, sname, sizeof(sname)));
+    else if (how->known)
+        jx_job_set_error(j, JOB_FAILURE_EXIT,
+                         "the job process exited with code %d without a result",
+                         how->exit_code);
+    else
+        jx_job_set_error(j, JOB_FAILURE_EXIT,
+                         "the job process ended without a result; its exit "
+                         "status was taken by another waitpid() in the host");
+    return JOB_FAILED;
+}
+
+/* Detaches the job from slot r, resets what belonged to it, and finishes
+ * it with `final`. */
+static void end_job(job_executor *ex, struct jx_dispatcher *d, struct run *r,
+                    job_status final)
+{
+    job *j = r->j;
+    jx_free(r->result);
+    jx_free(r->failmsg);
+    jx_free(r->out.buf);
+    jx_free(r->err.buf);
+    r->j = NULL;
+    r->got_done = r->failed = r->cancel_seen = false;
+    r->rc = 0;
+    r->failmsg = NULL;
+    r->result = NULL;
+    r->result_len = 0;
+    memset(&r->out, 0, sizeof(r->out));
+    memset(&r->err, 0, sizeof(r->err));
+    r->deadline = r->kill_at = 0;
+    r->why = WHY_NONE;
+    r->kill_sig = 0;
+    d->nrunning--;
+    if (j->runner) {
+        pthread_mutex_lock(&ex->mu);
+        j->runner = NULL;
+        pthread_mutex_unlock(&ex->mu);
+    }
+    jx_job_finish(j, final);
+}
+
+/* A reused worker sent DONE: its job is over, the worker lives on (or is
+ * retired once it has run its share). */
+static void worker_job_done(job_executor *ex, struct jx_dispatcher *d,
+                            struct run *r)
+{
+    job_status final = judge(r, NULL);
+    end_job(ex, d, r, final);
+    r->jobs_run++;
+    if (d->max_per_worker && r->jobs_run >= d->max_per_worker && r->task_fd >= 0) {
+        close(r->task_fd); /* it exits at end of file */
+        r->task_fd = -1;
+    }
+}
+
+/* The process of slot r has exited: collect everything, reap it, and
+ * finish its job if it had one. */
+static void process_exited(job_executor *ex, struct jx_dispatcher *d,
+                           struct run *r)
 {
     uint64_t cap = ex->set.max_output;
     /* Whatever the job left behind in its process group goes too, before
@@ -267,100 +410,85 @@ static void finish_run(job_executor *ex, struct jx_dispatcher *d,
     if (r->c.pidfd >= 0)
         epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->c.pidfd, NULL);
     struct jx_exit how;
+    jx_keeper_track(&ex->keeper, r->c.pid, false);
     jx_proc_reap(&r->c, &how);
     close_fd(d, &r->c.res_fd);
     close_fd(d, &r->c.out_fd);
     close_fd(d, &r->c.err_fd);
-    if (r->why == WHY_NONE && r->got_done && !jx_wire_reader_idle(&r->rd))
-        r->why = WHY_PROTOCOL;
-
-    job *j = r->j;
-    j->exit_code = how.exit_code;
-    j->term_signal = how.signal;
-    sink_give(&r->out, &j->out, &j->out_len);
-    sink_give(&r->err, &j->err, &j->err_len);
-    j->out_trunc = r->out.trunc;
-    j->err_trunc = r->err.trunc;
-
-    char sname[32];
-    job_status final = JOB_FAILED;
-    int sig = how.signal ? how.signal : r->kill_sig;
-    if (r->why == WHY_CANCEL) {
-        final = JOB_CANCELED;
-        jx_job_set_error(j, JOB_FAILURE_CANCELED,
-                         "canceled while running; killed by %s",
-                         jx_signal_name(sig, sname, sizeof(sname)));
-    } else if (r->why == WHY_TIMEOUT) {
-        jx_job_set_error(j, JOB_FAILURE_TIMEOUT,
-                         "timed out after %" PRId64 " ms; killed by %s",
-                         j->timeout_ms, jx_signal_name(sig, sname, sizeof(sname)));
-    } else if (j->is_cmd) {
-        if (how.signal) {
-            jx_job_set_error(j, JOB_FAILURE_SIGNAL, "killed by signal %d (%s)",
-                             how.signal, jx_signal_name(how.signal, sname, sizeof(sname)));
-        } else if (how.exit_code == 0) {
-            final = JOB_COMPLETED;
-        } else if (how.known) {
-            jx_job_set_error(j, JOB_FAILURE_EXIT, "exited with code %d",
-                             how.exit_code);
-        } else {
-            jx_job_set_error(j, JOB_FAILURE_EXIT,
-                             "its exit status was taken by another waitpid() "
-                             "in the host");
-        }
-    } else if (r->why == WHY_PROTOCOL) {
-        jx_job_set_error(j, JOB_FAILURE_PROTOCOL,
-                         "the job process sent a malformed result (%s)",
-                         r->rd.error ? r->rd.error : "cut off or out of order");
-    } else if (r->got_done) {
-        if (r->failed) {
-            jx_job_set_error(j, JOB_FAILURE_ERROR, "%s",
-                             r->failmsg ? r->failmsg : "the job failed");
-        } else if (r->rc != 0) {
-            jx_job_set_error(j, JOB_FAILURE_ERROR,
-                             "the job function returned %d", r->rc);
-        } else {
-            final = JOB_COMPLETED;
-            j->result = r->result;
-            j->result_len = r->result_len;
-            r->result = NULL;
-        }
-    } else if (how.signal) {
-        jx_job_set_error(j, JOB_FAILURE_SIGNAL, "killed by signal %d (%s)",
-                         how.signal, jx_signal_name(how.signal, sname, sizeof(sname)));
-    } else if (how.known) {
-        jx_job_set_error(j, JOB_FAILURE_EXIT,
-                         "the job process exited with code %d without a result",
-                         how.exit_code);
-    } else {
-        jx_job_set_error(j, JOB_FAILURE_EXIT,
-                         "the job process ended without a result; its exit "
-                         "status was taken by another waitpid() in the host");
+    if (r->task_fd >= 0)
+        close(r->task_fd);
+    r->task_fd = -1;
+    if (r->j) {
+        if (r->why == WHY_NONE && r->got_done && !jx_wire_reader_idle(&r->rd))
+            r->why = WHY_PROTOCOL;
+        job_status final = judge(r, &how);
+        end_job(ex, d, r, final);
     }
-
     jx_wire_reader_free(&r->rd);
-    jx_free(r->result);
-    jx_free(r->failmsg);
-    jx_free(r->out.buf);
-    jx_free(r->err.buf);
-    memset(r, 0, sizeof(*r));
+    memset(&r->rd, 0, sizeof(r->rd));
+    r->live = r->persistent = r->exited = false;
+    r->jobs_run = 0;
+    r->c.pid = -1;
     r->c.pidfd = r->c.res_fd = r->c.out_fd = r->c.err_fd = -1;
-    d->nrunning--;
-    if (j->runner) {
-        pthread_mutex_lock(&ex->mu);
-        j->runner = NULL;
-        pthread_mutex_unlock(&ex->mu);
-    }
-    jx_job_finish(j, final);
 }
 
-/* Forks the process of a job taken off the queue. */
+/* Registers the fds of slot r's new process with epoll. */
+static void watch(struct jx_dispatcher *d, struct run *r)
+{
+    int slot = (int)(r - d->runs);
+    if (r->c.pidfd >= 0)
+        epoll_add(d, r->c.pidfd, slot, KIND_PID);
+    if (r->c.res_fd >= 0)
+        epoll_add(d, r->c.res_fd, slot, KIND_RES);
+    if (r->c.out_fd >= 0) {
+        epoll_add(d, r->c.out_fd, slot, KIND_OUT);
+        epoll_add(d, r->c.err_fd, slot, KIND_ERR);
+    }
+}
+
+/* A slot among [from, to) matching: idle live worker (want_idle) or no
+ * process at all. */
+static struct run *find_slot(struct jx_dispatcher *d, int from, int to,
+                             bool want_idle)
+{
+    for (int i = from; i < to; i++) {
+        struct run *r = &d->runs[i];
+        if (want_idle ? (r->live && !r->j && r->task_fd >= 0 && !r->exited)
+                      : !r->live)
+            return r;
+    }
+    return NULL;
+}
+
+/* Hands j to a reused worker, forking one if none is idle.  Returns the
+ * slot, or NULL when j must run in a process of its own. */
+static struct run *start_on_worker(job_executor *ex, struct jx_dispatcher *d,
+                                   job *j, const struct jx_child_setup *setup)
+{
+    struct run *r = find_slot(d, d->nslots, d->ntotal, true);
+    if (!r) {
+        r = find_slot(d, d->nslots, d->ntotal, false);
+        if (!r || jx_proc_fork_worker(setup, &r->c, &r->task_fd) != 0)
+            return NULL;
+        r->live = r->persistent = true;
+        r->jobs_run = 0;
+        jx_keeper_track(&ex->keeper, r->c.pid, true);
+        jx_wire_reader_init(&r->rd, JX_MAX_RESULT);
+        watch(d, r);
+    }
+    if (jx_proc_send_task(r->task_fd, j) != 0) {
+        /* The worker is gone: retire it; its exit is reaped as usual. */
+        jx_proc_signal_group(&r->c, SIGKILL);
+        close(r->task_fd);
+        r->task_fd = -1;
+        return NULL;
+    }
+    return r;
+}
+
+/* Starts a job taken off the queue. */
 static void start_job(job_executor *ex, struct jx_dispatcher *d, job *j)
 {
-    int slot = 0;
-    while (d->runs[slot].j)
-        slot++;
-    struct run *r = &d->runs[slot];
     struct jx_child_setup setup = {
         .capture = j->capture,
         .have_pidfd = d->have_pidfd,
@@ -368,34 +496,37 @@ static void start_job(job_executor *ex, struct jx_dispatcher *d, job *j)
         .devnull = d->devnull,
         .host_pid = d->pid,
     };
-    bool exec_failed = false;
-    int err = j->is_cmd ? jx_proc_spawn_command(j, &setup, &r->c, &exec_failed)
-                        : jx_proc_fork_job(j, &setup, &r->c);
-    if (err != 0) {
-        if (exec_failed)
-            jx_job_set_error(j, JOB_FAILURE_START, "cannot execute '%s': %s",
-                             (const char *)j->input, strerror(err));
-        else
-            jx_job_set_error(j, JOB_FAILURE_START,
-                             "could not start the job process: %s", strerror(err));
-        if (j->runner) {
-            pthread_mutex_lock(&ex->mu);
-            j->runner = NULL;
-            pthread_mutex_unlock(&ex->mu);
+    struct run *r = NULL;
+    if (d->ntotal > d->nslots && !j->is_cmd && !j->capture)
+        r = start_on_worker(ex, d, j, &setup);
+    if (!r) {
+        r = find_slot(d, 0, d->nslots, false);
+        bool exec_failed = false;
+        int err = j->is_cmd ? jx_proc_spawn_command(j, &setup, &r->c, &exec_failed)
+                            : jx_proc_fork_job(j, &setup, &r->c);
+        if (err != 0) {
+            if (exec_failed)
+                jx_job_set_error(j, JOB_FAILURE_START, "cannot execute '%s': %s",
+                                 (const char *)j->input, strerror(err));
+            else
+                jx_job_set_error(j, JOB_FAILURE_START,
+                                 "could not start the job process: %s", strerror(err));
+            if (j->runner) {
+                pthread_mutex_lock(&ex->mu);
+                j->runner = NULL;
+                pthread_mutex_unlock(&ex->mu);
+            }
+            jx_job_finish(j, JOB_FAILED);
+            return;
         }
-        jx_job_finish(j, JOB_FAILED);
-        return;
+        r->live = true;
+        r->task_fd = -1;
+        jx_keeper_track(&ex->keeper, r->c.pid, true);
+        jx_wire_reader_init(&r->rd, JX_MAX_RESULT);
+        watch(d, r);
     }
     r->j = j;
     d->nrunning++;
-    jx_wire_reader_init(&r->rd, JX_MAX_RESULT);
-    if (r->c.pidfd >= 0)
-        epoll_add(d, r->c.pidfd, slot, KIND_PID);
-    epoll_add(d, r->c.res_fd, slot, KIND_RES);
-    if (r->c.out_fd >= 0) {
-        epoll_add(d, r->c.out_fd, slot, KIND_OUT);
-        epoll_add(d, r->c.err_fd, slot, KIND_ERR);
-    }
     if (j->timeout_ms > 0)
         r->deadline = jx_monotonic_ns() + j->timeout_ms * 1000000;
 
@@ -414,7 +545,7 @@ static void start_job(job_executor *ex, struct jx_dispatcher *d, job *j)
 static int run_deadlines(job_executor *ex, struct jx_dispatcher *d)
 {
     int64_t now = jx_monotonic_ns(), next = INT64_MAX;
-    for (int i = 0; i < d->nslots; i++) {
+    for (int i = 0; i < d->ntotal; i++) {
         struct run *r = &d->runs[i];
         if (!r->j || r->exited)
             continue;
@@ -449,7 +580,7 @@ static void handle_event(job_executor *ex, struct jx_dispatcher *d,
         return;
     }
     int slot = (int)(tag >> 2);
-    if (slot >= d->nslots || !d->runs[slot].j)
+    if (slot >= d->ntotal || !d->runs[slot].live)
         return;
     struct run *r = &d->runs[slot];
     switch ((int)(tag & 3)) {
@@ -476,7 +607,7 @@ static void handle_event(job_executor *ex, struct jx_dispatcher *d,
 static void pump(job_executor *ex, struct jx_dispatcher *d, bool busy)
 {
     struct epoll_event evs[64];
-    for (int i = 0; i < d->nslots; i++) {
+    for (int i = 0; i < d->ntotal; i++) {
         if (d->runs[i].cancel_seen) {
             d->runs[i].cancel_seen = false;
             terminate_run(ex, &d->runs[i], WHY_CANCEL);
@@ -490,16 +621,16 @@ static void pump(job_executor *ex, struct jx_dispatcher *d, bool busy)
     for (int i = 0; i < n; i++)
         handle_event(ex, d, evs[i].data.u64);
     run_deadlines(ex, d);
-    for (int i = 0; i < d->nslots; i++)
-        if (d->runs[i].j && d->runs[i].exited)
-            finish_run(ex, d, &d->runs[i]);
+    for (int i = 0; i < d->ntotal; i++)
+        if (d->runs[i].live && d->runs[i].exited)
+            process_exited(ex, d, &d->runs[i]);
 }
 
 /* Marks the running jobs that were cancelled since the last look.  Call
  * with ex->mu held. */
 static void see_cancels_locked(job_executor *ex, struct jx_dispatcher *d)
 {
-    for (int i = 0; i < d->nslots; i++) {
+    for (int i = 0; i < d->ntotal; i++) {
         struct run *r = &d->runs[i];
         if (r->j && r->why == WHY_NONE &&
             ((r->j->flags & JX_JOB_CANCEL) || ex->cancel_all))
@@ -534,8 +665,21 @@ static void *dispatcher_main(void *arg)
         quit = d->quit && d->nrunning == 0 && nstart == 0 && !ex->qhead;
         atomic_store(&d->sleeping, nstart == 0 && d->nrunning < d->nslots);
         pthread_mutex_unlock(&ex->mu);
-        if (quit)
-            break;
+        if (quit) {
+            /* Retire the idle workers, and leave once every process of
+             * ours has been reaped. */
+            bool live = false;
+            for (int i = 0; i < d->ntotal; i++) {
+                struct run *r = &d->runs[i];
+                if (r->task_fd >= 0) {
+                    close(r->task_fd);
+                    r->task_fd = -1;
+                }
+                live |= r->live;
+            }
+            if (!live)
+                break;
+        }
 
         for (int i = 0; i < nstart; i++)
             start_job(ex, d, batch[i]);
@@ -547,19 +691,28 @@ static void *dispatcher_main(void *arg)
 }
 
 /* Opens what a dispatcher needs: epoll, its eventfd, /dev/null, slots. */
-static int dispatcher_open(struct jx_dispatcher *d, int nslots)
+static int dispatcher_open(struct jx_dispatcher *d, int nslots,
+                           int64_t max_per_worker)
 {
     d->nslots = nslots;
+    /* max_jobs_per_worker = 1 is a fresh process per job: no workers.
+     * Otherwise each slot may hold a worker and one being retired, so that
+     * a worker that has run its share is replaced at once. */
+    d->ntotal = max_per_worker == 1 ? nslots : 3 * nslots;
+    d->max_per_worker = max_per_worker > 0 ? (uint64_t)max_per_worker : 0;
     d->pid = getpid();
     d->have_pidfd = jx_proc_have_pidfd();
     d->epfd = d->evfd = d->devnull = -1;
-    d->runs = jx_calloc((size_t)nslots, sizeof(*d->runs));
+    d->runs = jx_calloc((size_t)d->ntotal, sizeof(*d->runs));
     d->batch = jx_calloc((size_t)nslots, sizeof(*d->batch));
     if (!d->runs || !d->batch)
         return JOB_ENOMEM;
-    for (int i = 0; i < nslots; i++)
-        d->runs[i].c.pidfd = d->runs[i].c.res_fd = d->runs[i].c.out_fd =
-            d->runs[i].c.err_fd = -1;
+    for (int i = 0; i < d->ntotal; i++) {
+        struct run *r = &d->runs[i];
+        r->c.pid = -1;
+        r->c.pidfd = r->c.res_fd = r->c.out_fd = r->c.err_fd = -1;
+        r->task_fd = -1;
+    }
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     d->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     d->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -584,14 +737,23 @@ static void dispatcher_close(struct jx_dispatcher *d)
     jx_free(d->batch);
 }
 
+void jx_keeper_ensure_locked(job_executor *ex)
+{
+    if (ex->keeper_started)
+        return;
+    ex->keeper_started = true;
+    jx_keeper_start(&ex->keeper); /* on failure fd is -1: no keeper */
+}
+
 int jx_dispatcher_start(job_executor *ex)
 {
     struct jx_dispatcher *d = jx_calloc(1, sizeof(*d));
     if (!d)
         return JOB_ENOMEM;
-    int rc = dispatcher_open(d, ex->set.workers);
+    int rc = dispatcher_open(d, ex->set.workers, ex->set.max_jobs_per_worker);
     if (rc != JOB_OK)
         goto fail;
+    jx_keeper_ensure_locked(ex); /* no other thread knows ex yet */
 
     /* The thread starts with every signal blocked: host signals are never
      * delivered to it, and the children it forks start blocked too. */
@@ -608,6 +770,8 @@ int jx_dispatcher_start(job_executor *ex)
     }
     return JOB_OK;
 fail:
+    jx_keeper_stop(&ex->keeper);
+    ex->keeper_started = false;
     dispatcher_close(d);
     jx_free(d);
     return rc;
@@ -638,7 +802,7 @@ void jx_dispatch_inline(job *j)
     job_executor *ex = j->ex;
     struct jx_dispatcher d;
     memset(&d, 0, sizeof(d));
-    if (dispatcher_open(&d, 1) != JOB_OK) {
+    if (dispatcher_open(&d, 1, 1) != JOB_OK) {
         dispatcher_close(&d);
         jx_job_set_error(j, JOB_FAILURE_START,
                          "could not start the job process: %s", strerror(errno));
@@ -651,6 +815,7 @@ void jx_dispatch_inline(job *j)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_mutex_lock(&ex->mu);
+    jx_keeper_ensure_locked(ex);
     j->runner = &d;
     pthread_mutex_unlock(&ex->mu);
     start_job(ex, &d, j);

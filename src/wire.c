@@ -51,8 +51,15 @@ int jx_wire_send(int fd, unsigned type, const void *payload, size_t len)
     unsigned char hdr[JX_WIRE_HDR];
     jx_wire_header(hdr, type, len);
     struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)payload, len}};
-    int cnt = len ? 2 : 1;
-    struct iovec *v = iov;
+    return jx_wire_writev_all(fd, iov, len ? 2 : 1);
+}
+
+int jx_wire_writev_all(int fd, struct iovec *v, int cnt)
+{
+    while (cnt > 0 && v->iov_len == 0) {
+        v++;
+        cnt--;
+    }
     while (cnt > 0) {
         ssize_t w = writev(fd, v, cnt);
         if (w < 0) {
@@ -69,6 +76,10 @@ int jx_wire_send(int fd, unsigned type, const void *payload, size_t len)
         if (cnt > 0) {
             v->iov_base = (char *)v->iov_base + left;
             v->iov_len -= left;
+        }
+        while (cnt > 0 && v->iov_len == 0) {
+            v++;
+            cnt--;
         }
     }
     return 0;

@@ -23,12 +23,17 @@ enum jx_frame_type {
     JX_FRAME_RESULT = 1,   /* payload: the result bytes (replaces any) */
     JX_FRAME_PROGRESS = 2, /* payload: u64 done, u64 total */
     JX_FRAME_FAIL = 3,     /* payload: the failure message (no NUL) */
-    JX_FRAME_DONE = 4      /* payload: i32 return code; the last frame */
+    JX_FRAME_DONE = 4,     /* payload: i32 return code; the last frame */
+    JX_FRAME_TASK = 5      /* host to reused worker: see proc_unix.c */
 };
 
 /* Fills a header for a frame. */
 void jx_wire_header(unsigned char hdr[JX_WIRE_HDR], unsigned type,
                     uint64_t len);
+
+/* Writes all of iov to a blocking fd.  Returns 0 or -errno. */
+struct iovec;
+int jx_wire_writev_all(int fd, struct iovec *iov, int cnt);
 
 /* Writes a whole frame to a blocking fd.  Returns 0 or -errno. */
 int jx_wire_send(int fd, unsigned type, const void *payload, size_t len);

@@ -16,6 +16,7 @@
 #include "jobconfig.h"
 
 #define DATA JOBEXEC_TEST_DATA "/"
+#define EXAMPLES JOBEXEC_TEST_DATA "/../../examples/"
 
 static char tmpdir[] = "/tmp/jx_cli_XXXXXX";
 
@@ -141,20 +142,20 @@ static void test_check(void **state)
     assert_int_equal(r.status, 0);
     assert_string_equal(
         r.out,
-        "WARNING " DATA "warnings.toml:3: nb_workers = 2: unknown key in "
+        "WARNING " DATA "warnings.toml:4: nb_workers = 2: unknown key in "
         "[JOB], ignored; did you mean nb_of_workers?\n"
-        "WARNING " DATA "warnings.toml:5: nb_of_workers = 3: duplicate key "
-        "(first set on line 4); the last one is used\n");
+        "WARNING " DATA "warnings.toml:6: nb_of_workers = 3: duplicate key "
+        "(first set on line 5); the last one is used\n");
 
     run(&r, NULL, "check", DATA "errors.toml", NULL);
     assert_int_equal(r.status, 1);
     assert_string_equal(
         r.out,
-        "ERROR " DATA "errors.toml:2: mode = \"cluster\": unknown mode "
+        "ERROR " DATA "errors.toml:3: mode = \"cluster\": unknown mode "
         "\"cluster\": expected \"development\" or \"standalone\"\n"
-        "ERROR " DATA "errors.toml:3: nb_of_workers = \"0:int\": must be at "
+        "ERROR " DATA "errors.toml:4: nb_of_workers = \"0:int\": must be at "
         "least 1\n"
-        "WARNING " DATA "errors.toml:4: nb_workers = 4: unknown key in [JOB], "
+        "WARNING " DATA "errors.toml:5: nb_workers = 4: unknown key in [JOB], "
         "ignored; did you mean nb_of_workers?\n");
 
     run(&r, NULL, "check", DATA "missing.toml", NULL);
@@ -165,12 +166,12 @@ static void test_check(void **state)
     /* The env layer's problems are reported too. */
     run(&r, DATA "errors.toml", "check", DATA "valid.toml", NULL);
     assert_int_equal(r.status, 1);
-    assert_non_null(strstr(r.out, "ERROR " DATA "errors.toml:3: "));
+    assert_non_null(strstr(r.out, "ERROR " DATA "errors.toml:4: "));
 
     /* Without FILE, only the env layer; with neither, nothing to say. */
     run(&r, DATA "warnings.toml", "check", NULL);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "WARNING " DATA "warnings.toml:3: "));
+    assert_non_null(strstr(r.out, "WARNING " DATA "warnings.toml:4: "));
     run(&r, NULL, "check", NULL);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "");
@@ -186,7 +187,8 @@ static void test_config(void **state)
                                        "capture_output = \"True:bool\"\n"
                                        "kill_grace = \"5s:timedelta\"\n"
                                        "max_output_bytes = \"1048576:int\"\n"
-                                       "memory_limit = \"0:int\"\n";
+                                       "memory_limit = \"0:int\"\n"
+                                       "max_jobs_per_worker = \"1:int\"\n";
     run(&r, NULL, "config", DATA "valid.toml", NULL);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, valid_export);
@@ -204,13 +206,13 @@ static void test_config(void **state)
     run(&r, NULL, "config", DATA "warnings.toml", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "nb_of_workers = \"3:int\"\n"));
-    assert_non_null(strstr(r.err, "WARNING " DATA "warnings.toml:3: "));
+    assert_non_null(strstr(r.err, "WARNING " DATA "warnings.toml:4: "));
 
     run(&r, NULL, "config", DATA "errors.toml", NULL);
     assert_int_equal(r.status, 1);
     assert_string_equal(r.out, "");
-    assert_non_null(strstr(r.err, "ERROR " DATA "errors.toml:2: mode = "));
-    assert_non_null(strstr(r.err, "ERROR " DATA "errors.toml:3: "));
+    assert_non_null(strstr(r.err, "ERROR " DATA "errors.toml:3: mode = "));
+    assert_non_null(strstr(r.err, "ERROR " DATA "errors.toml:4: "));
 
     run(&r, NULL, "config", DATA "missing.toml", NULL);
     assert_int_equal(r.status, 1);
@@ -245,6 +247,23 @@ static void test_config(void **state)
     assert_string_equal(r.out, valid_export);
 }
 
+static void test_examples(void **state)
+{
+    (void)state;
+    /* The example files stay valid. */
+    setenv("JOBEXEC_WORKERS", "6", 1);
+    run(&r, NULL, "check", EXAMPLES "config-typed.toml", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "");
+    run(&r, NULL, "config", EXAMPLES "config-typed.toml", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "nb_of_workers = \"6:int\"\n"));
+    assert_non_null(strstr(r.out, "kill_grace = \"2s500ms:timedelta\"\n"));
+    unsetenv("JOBEXEC_WORKERS");
+    run(&r, NULL, "check", EXAMPLES "config.toml", NULL);
+    assert_int_equal(r.status, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_examples),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

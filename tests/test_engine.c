@@ -15,12 +15,17 @@
 #include <string.h>
 #include <setjmp.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "jobconfig.h"
 
+/* The ways a job can run: inline, in a process of its own, or in a
+ * reused worker (standalone with max_jobs_per_worker = 0). */
+enum run_kind { DEV_K, STA_K, REU_K };
+static const enum run_kind DEV_S = DEV_K, STA_S = STA_K, REU_S = REU_K;
 static const job_mode DEV = JOB_MODE_DEVELOPMENT;
 static const job_mode STA = JOB_MODE_STANDALONE;
 
@@ -29,6 +34,8 @@ struct shared {
     _Atomic int cur, max, started, gate, count;
 };
 static struct shared *sh;
+
+static enum run_kind kind_now; /* set by make_ex_for / tests */
 
 static job_executor *make_ex_cfg(job_mode mode, int workers, const char *k1,
                                  const char *v1)
@@ -40,6 +47,8 @@ static job_executor *make_ex_cfg(job_mode mode, int workers, const char *k1,
                      JOB_OK);
     if (k1)
         assert_int_equal(job_config_set(cfg, k1, v1), JOB_OK);
+    if (mode == STA && kind_now == REU_K)
+        assert_int_equal(job_config_set(cfg, "max_jobs_per_worker", "0"), JOB_OK);
     job_executor *ex = NULL;
     assert_int_equal(job_executor_new(cfg, &ex), JOB_OK);
     job_config_free(cfg);
@@ -54,12 +63,13 @@ static job_executor *make_ex(job_mode mode, int workers)
 
 static job_mode mode_of(void **state)
 {
-    return *(const job_mode *)*state;
+    kind_now = *(const enum run_kind *)*state;
+    return kind_now == DEV_K ? DEV : STA;
 }
 
 static int setup_shared(void **state)
 {
-    (void)state;
+    kind_now = *state ? *(const enum run_kind *)*state : STA_K;
     sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
@@ -651,12 +661,158 @@ static void test_no_leaks_after_free(void **state)
     assert_int_equal(errno, ECHILD);
 }
 
-#define BOTH(f)                                                                \
+/* ---- reused workers ---------------------------------------------------- */
+
+static int fn_pid(job_ctx *ctx, const void *in, size_t len)
+{
+    (void)in;
+    (void)len;
+    pid_t p = getpid();
+    return job_set_result(ctx, &p, sizeof(p)) == JOB_OK ? 0 : 1;
+}
+
+/* Changes what a job may change of its process. */
+static int fn_meddle(job_ctx *ctx, const void *in, size_t len)
+{
+    (void)ctx;
+    (void)in;
+    (void)len;
+    if (chdir("/") != 0)
+        return 1;
+    setenv("JOBEXEC_TEST_MEDDLE", "1", 1);
+    unsetenv("HOME");
+    signal(SIGUSR1, SIG_IGN);
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    umask(077);
+    return 0;
+}
+
+/* Reports what fn_meddle changes, as a string. */
+static int fn_observe(job_ctx *ctx, const void *in, size_t len)
+{
+    (void)in;
+    (void)len;
+    char cwd[512], buf[1024];
+    struct sigaction sa;
+    sigaction(SIGUSR1, NULL, &sa);
+    sigset_t mask;
+    sigprocmask(SIG_BLOCK, NULL, &mask);
+    mode_t um = umask(0);
+    umask(um);
+    int n = snprintf(buf, sizeof(buf), "%s|%s|%s|%d|%d|%o|%d",
+                     getcwd(cwd, sizeof(cwd)) ? cwd : "?",
+                     getenv("JOBEXEC_TEST_MEDDLE") ? "set" : "unset",
+                     getenv("HOME") ? "home" : "nohome",
+                     sa.sa_handler == SIG_IGN, sigismember(&mask, SIGTERM),
+                     (unsigned)um, (int)getpid());
+    return job_set_result(ctx, buf, (size_t)n) == JOB_OK ? 0 : 1;
+}
+
+static pid_t result_pid(job *j)
+{
+    size_t n;
+    const pid_t *p = job_result(j, &n);
+    assert_int_equal(n, sizeof(pid_t));
+    return *p;
+}
+
+static void test_reuse_same_process(void **state)
+{
+    (void)state;
+    kind_now = REU_K;
+    job_executor *ex = make_ex(STA, 1);
+    job *js[5];
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(job_submit(ex, fn_pid, NULL, 0, NULL, &js[i]), JOB_OK);
+    assert_int_equal(job_executor_wait_all(ex, -1), JOB_OK);
+    pid_t first = result_pid(js[0]);
+    assert_int_not_equal(first, getpid());
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(result_pid(js[i]), first);
+        assert_int_equal(job_exit_code(js[i]), -1); /* the worker lives on */
+        job_release(js[i]);
+    }
+    job_executor_free(ex);
+}
+
+static void test_reuse_limit(void **state)
+{
+    (void)state;
+    kind_now = STA_K;
+    job_executor *ex = make_ex_cfg(STA, 1, "max_jobs_per_worker", "2");
+    job *js[6];
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(job_submit(ex, fn_pid, NULL, 0, NULL, &js[i]), JOB_OK);
+    assert_int_equal(job_executor_wait_all(ex, -1), JOB_OK);
+    /* No process runs more than two jobs, and workers are reused: a
+     * retired worker that has yet to exit may make one job take a process
+     * of its own, so the pairing itself is not promised. */
+    int pairs = 0;
+    for (int i = 0; i < 6; i++) {
+        int same = 0;
+        for (int k = 0; k < 6; k++)
+            same += result_pid(js[k]) == result_pid(js[i]);
+        assert_true(same <= 2);
+        pairs += same == 2;
+    }
+    assert_true(pairs >= 2);
+    for (int i = 0; i < 6; i++)
+        job_release(js[i]);
+    job_executor_free(ex);
+}
+
+static void test_reuse_isolation(void **state)
+{
+    (void)state;
+    kind_now = REU_K;
+    job_executor *ex = make_ex(STA, 1);
+    job *before = NULL, *meddle = NULL, *after = NULL;
+    assert_int_equal(job_submit(ex, fn_observe, NULL, 0, NULL, &before), JOB_OK);
+    assert_int_equal(job_submit(ex, fn_meddle, NULL, 0, NULL, &meddle), JOB_OK);
+    assert_int_equal(job_submit(ex, fn_observe, NULL, 0, NULL, &after), JOB_OK);
+    assert_int_equal(job_executor_wait_all(ex, -1), JOB_OK);
+    assert_int_equal(job_get_status(meddle), JOB_COMPLETED);
+    size_t n1, n2;
+    const char *a = job_result(before, &n1);
+    const char *b = job_result(after, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(a, b, n1); /* same process, same state */
+    job_release(before);
+    job_release(meddle);
+    job_release(after);
+    job_executor_free(ex);
+}
+
+/* A crash takes its worker down; the next job gets a new one. */
+static void test_reuse_after_crash(void **state)
+{
+    (void)state;
+    kind_now = REU_K;
+    job_executor *ex = make_ex(STA, 1);
+    job *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(job_submit(ex, fn_pid, NULL, 0, NULL, &a), JOB_OK);
+    assert_int_equal(job_submit(ex, fn_segv, NULL, 0, NULL, &b), JOB_OK);
+    assert_int_equal(job_submit(ex, fn_pid, NULL, 0, NULL, &c), JOB_OK);
+    assert_int_equal(job_executor_wait_all(ex, -1), JOB_OK);
+    assert_int_equal(job_get_status(a), JOB_COMPLETED);
+    assert_int_equal(job_failure_kind(b), JOB_FAILURE_SIGNAL);
+    assert_int_equal(job_term_signal(b), SIGSEGV);
+    assert_int_equal(job_get_status(c), JOB_COMPLETED);
+    assert_int_not_equal(result_pid(a), result_pid(c));
+    job_release(a);
+    job_release(b);
+    job_release(c);
+    job_executor_free(ex);
+}
+
+#define WITH(f, k)                                                             \
     cmocka_unit_test_prestate_setup_teardown(f, setup_shared, teardown_shared, \
-                                             (void *)&DEV),                    \
-        cmocka_unit_test_prestate_setup_teardown(f, setup_shared,              \
-                                                 teardown_shared, (void *)&STA)
-#define ONE(f) cmocka_unit_test_setup_teardown(f, setup_shared, teardown_shared)
+                                             (void *)&(k))
+/* Every test runs inline, in a process per job, and in reused workers. */
+#define BOTH(f) WITH(f, DEV_S), WITH(f, STA_S), WITH(f, REU_S)
+#define ONE(f) WITH(f, STA_S), WITH(f, REU_S)
 
 int main(void)
 {
@@ -667,7 +823,7 @@ int main(void)
         ONE(test_crashes),
         ONE(test_timeout),
         ONE(test_cancel_running_and_pending),
-        ONE(test_cancel_pending_dev),
+        WITH(test_cancel_pending_dev, DEV_S),
         BOTH(test_capture),
         BOTH(test_progress),
         BOTH(test_callbacks),
@@ -677,6 +833,10 @@ int main(void)
         BOTH(test_stop_drain),
         BOTH(test_named_and_misuse),
         ONE(test_no_leaks_after_free),
+        WITH(test_reuse_same_process, REU_S),
+        WITH(test_reuse_limit, STA_S),
+        WITH(test_reuse_isolation, REU_S),
+        WITH(test_reuse_after_crash, REU_S),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,8 @@ static void assert_same_config(const job_config *a, const job_config *b)
     assert_int_equal(job_config_max_output_bytes(a),
                      job_config_max_output_bytes(b));
     assert_int_equal(job_config_memory_limit(a), job_config_memory_limit(b));
+    assert_int_equal(job_config_max_jobs_per_worker(a),
+                     job_config_max_jobs_per_worker(b));
 }
 
 /* Exports cfg, loads the text into a fresh config, and compares. */
@@ -79,7 +81,8 @@ static void test_defaults(void **state)
                               "capture_output = \"False:bool\"\n"
                               "kill_grace = \"5s:timedelta\"\n"
                               "max_output_bytes = \"1048576:int\"\n"
-                              "memory_limit = \"0:int\"\n");
+                              "memory_limit = \"0:int\"\n"
+                              "max_jobs_per_worker = \"1:int\"\n");
     free(text);
     job_config_free(cfg);
 }
@@ -96,7 +99,8 @@ static void test_every_key(void **state)
                       "capture_output = true\n"
                       "kill_grace = \"1d2h3m4s5ms\"\n"
                       "max_output_bytes = 0\n"
-                      "memory_limit = 9223372036854775807\n";
+                      "memory_limit = 9223372036854775807\n"
+                      "max_jobs_per_worker = 0\n";
     assert_int_equal(job_config_load_string(cfg, src, strlen(src), NULL, NULL),
                      JOB_OK);
     char *text = round_trip(cfg);
@@ -107,7 +111,8 @@ static void test_every_key(void **state)
                               "capture_output = \"True:bool\"\n"
                               "kill_grace = \"1d2h3m4s5ms:timedelta\"\n"
                               "max_output_bytes = \"0:int\"\n"
-                              "memory_limit = \"9223372036854775807:int\"\n");
+                              "memory_limit = \"9223372036854775807:int\"\n"
+                              "max_jobs_per_worker = \"0:int\"\n");
     free(text);
     job_config_free(cfg);
 }
@@ -122,6 +127,7 @@ static void test_layers_and_extremes(void **state)
         {"kill_grace", "3650d"},       {"max_output_bytes", "1"},
         {"memory_limit", "0"},         {"mode", "development"},
         {"capture_output", "false"},   {"nb_of_workers", "1"},
+        {"max_jobs_per_worker", "0"},  {"max_jobs_per_worker", "1000000"},
     };
     for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
         job_config *cfg;

@@ -342,7 +342,7 @@ static void test_unknown_keys_and_duplicates(void **state)
     expect_issue(issues, 1, JOB_ISSUE_WARNING, 3, "database_url",
                  "unknown key in [JOB], ignored (known keys: mode, "
                  "nb_of_workers, job_timeout, capture_output, kill_grace, "
-                 "max_output_bytes, memory_limit)");
+                 "max_output_bytes, memory_limit, max_jobs_per_worker)");
     expect_issue(issues, 2, JOB_ISSUE_WARNING, 5, "max_nb_of_workers",
                  "max_nb_of_workers and nb_of_workers are the same setting "
                  "and both are set (the other on line 4); the last one is "
