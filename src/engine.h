@@ -58,6 +58,7 @@ struct job_executor {
     /* Guarded by mu. */
     uint64_t next_id;
     job *qhead, *qtail;         /* the FIFO of PENDING jobs */
+    job *inline_head;           /* development mode: jobs being run */
     uint64_t n_submitted, n_pending, n_running, n_finished, n_failed;
     uint64_t n_undone;          /* jobs whose final callbacks have not run */
     bool stopping;
@@ -77,11 +78,12 @@ struct job_executor {
 enum {
     JX_JOB_QUEUED = 1u << 0,      /* linked in ex's queue */
     JX_JOB_CANCEL = 1u << 1,      /* job_cancel was called */
-    JX_JOB_DONE = 1u << 2         /* final callbacks have returned */
+    JX_JOB_DONE = 1u << 2,        /* final callbacks have returned */
+    JX_JOB_INLINE = 1u << 3       /* linked in ex's list of inline jobs */
 };
 
 struct job {
-    job *prev, *next;           /* queue links */
+    job *prev, *next;           /* queue links, or inline list links */
     job_executor *ex;
     atomic_uint refs;
     _Atomic int status;         /* job_status; written under ex->mu */

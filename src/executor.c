@@ -257,6 +257,12 @@ int job_executor_stop(job_executor *ex, job_stop_mode how, int64_t timeout_ms)
         }
         ex->qhead = ex->qtail = NULL;
         ex->n_pending = 0;
+        /* Development mode: ask inline jobs to stop, and kill commands. */
+        for (job *j = ex->inline_head; j; j = j->next) {
+            j->flags |= JX_JOB_CANCEL;
+            if (j->runner)
+                jx_runner_wake(j->runner);
+        }
     }
     pthread_mutex_unlock(&ex->mu);
     if (ex->disp)
@@ -320,6 +326,16 @@ void jx_job_finish(job *j, job_status final)
 {
     job_executor *ex = j->ex;
     pthread_mutex_lock(&ex->mu);
+    if (j->flags & JX_JOB_INLINE) {
+        if (j->prev)
+            j->prev->next = j->next;
+        else
+            ex->inline_head = j->next;
+        if (j->next)
+            j->next->prev = j->prev;
+        j->prev = j->next = NULL;
+        j->flags &= ~(unsigned)JX_JOB_INLINE;
+    }
     if (atomic_load(&j->status) == JOB_RUNNING)
         ex->n_running--;
     ex->n_finished++;

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdio_ext.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -19,17 +21,39 @@ static pthread_mutex_t capture_mu = PTHREAD_MUTEX_INITIALIZER;
 struct capture {
     int saved[2];
     int mem[2];
+    bool sized[2];    /* the file was sized to cap + one page */
+    bool had_error[2]; /* ferror() of stdout/stderr before the job */
 };
 
-static bool capture_begin(struct capture *c)
+/* A memory file grows with what is written to it, so a job that prints
+ * gigabytes would cost the host gigabytes.  It is therefore sized to the
+ * cap plus one page (pages cost memory only once written) and sealed
+ * against growth: writes past the end fail with EPERM, and a file
+ * position past the cap shows that output was cut.  Returns whether the
+ * file was sized (its length is then its position, not its size). */
+#define JX_CAPTURE_SLACK 4096
+
+static bool cap_file(int fd, uint64_t cap)
+{
+    if (cap > (uint64_t)INT64_MAX / 2 ||
+        ftruncate(fd, (off_t)(cap + JX_CAPTURE_SLACK)) < 0)
+        return false;
+    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK);
+    return true;
+}
+
+static bool capture_begin(struct capture *c, uint64_t cap)
 {
     c->saved[0] = c->saved[1] = c->mem[0] = c->mem[1] = -1;
     pthread_mutex_lock(&capture_mu);
     fflush(stdout);
     fflush(stderr);
+    c->had_error[0] = ferror(stdout) != 0;
+    c->had_error[1] = ferror(stderr) != 0;
     for (int i = 0; i < 2; i++) {
         c->mem[i] = memfd_create(i ? "jobexec-stderr" : "jobexec-stdout",
-                                 MFD_CLOEXEC);
+                                 MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        c->sized[i] = c->mem[i] >= 0 && cap_file(c->mem[i], cap);
         c->saved[i] = fcntl(1 + i, F_DUPFD_CLOEXEC, 3);
         if (c->mem[i] < 0 || c->saved[i] < 0 || dup2(c->mem[i], 1 + i) < 0)
             goto undo;
@@ -48,13 +72,16 @@ undo:
     return false;
 }
 
-/* Reads up to `cap` bytes of a memory file into a new buffer. */
-static void collect(int fd, uint64_t cap, char **out, size_t *len, bool *trunc)
+/* Reads up to `cap` bytes of a memory file into a new buffer.  In a sized
+ * file, what was written ends at the file position (shared with the fd the
+ * job wrote to). */
+static void collect(int fd, bool sized, uint64_t cap, char **out, size_t *len,
+                    bool *trunc)
 {
     *out = NULL;
     *len = 0;
     *trunc = false;
-    off_t size = lseek(fd, 0, SEEK_END);
+    off_t size = lseek(fd, 0, sized ? SEEK_CUR : SEEK_END);
     if (size <= 0)
         return;
     uint64_t want = (uint64_t)size;
@@ -81,15 +108,23 @@ static void collect(int fd, uint64_t cap, char **out, size_t *len, bool *trunc)
 
 static void capture_end(struct capture *c, job *j, uint64_t cap)
 {
-    fflush(stdout);
-    fflush(stderr);
+    /* What stdio could not write past the cap is dropped here, not
+     * written later to the host's own stdout; the error it caused is the
+     * job's, not the host's. */
+    FILE *f[2] = {stdout, stderr};
+    for (int i = 0; i < 2; i++) {
+        if (fflush(f[i]) != 0)
+            __fpurge(f[i]);
+        if (!c->had_error[i])
+            clearerr(f[i]);
+    }
     for (int i = 0; i < 2; i++) {
         dup2(c->saved[i], 1 + i);
         close(c->saved[i]);
     }
     pthread_mutex_unlock(&capture_mu);
-    collect(c->mem[0], cap, &j->out, &j->out_len, &j->out_trunc);
-    collect(c->mem[1], cap, &j->err, &j->err_len, &j->err_trunc);
+    collect(c->mem[0], c->sized[0], cap, &j->out, &j->out_len, &j->out_trunc);
+    collect(c->mem[1], c->sized[1], cap, &j->err, &j->err_len, &j->err_trunc);
     close(c->mem[0]);
     close(c->mem[1]);
 }
@@ -97,6 +132,16 @@ static void capture_end(struct capture *c, job *j, uint64_t cap)
 void jx_inline_run(job *j)
 {
     job_executor *ex = j->ex;
+    /* Listed while it runs, so that job_executor_stop can cancel it. */
+    pthread_mutex_lock(&ex->mu);
+    j->flags |= JX_JOB_INLINE;
+    j->next = ex->inline_head;
+    if (ex->inline_head)
+        ex->inline_head->prev = j;
+    ex->inline_head = j;
+    if (ex->cancel_all)
+        j->flags |= JX_JOB_CANCEL;
+    pthread_mutex_unlock(&ex->mu);
     jx_job_notify(j, JOB_SUBMITTED);
     pthread_mutex_lock(&ex->mu);
     jx_job_set_status_locked(j, JOB_PENDING);
@@ -124,7 +169,16 @@ void jx_inline_run(job *j)
 
     struct job_ctx ctx = {.kind = JX_CTX_INLINE, .j = j, .fd = -1};
     struct capture cap;
-    bool capturing = j->capture && capture_begin(&cap);
+    if (j->capture && !capture_begin(&cap, ex->set.max_output)) {
+        /* As in standalone mode, where the pipes could not be made: the
+         * job does not run with its output going where it was not asked
+         * to go. */
+        jx_job_set_error(j, JOB_FAILURE_START,
+                         "could not capture the job's output: %s", strerror(errno));
+        jx_job_finish(j, JOB_FAILED);
+        return;
+    }
+    bool capturing = j->capture;
     jx_set_in_job(true);
     int rc = j->fn(&ctx, j->input, j->input_len);
     jx_set_in_job(false);

@@ -419,7 +419,9 @@ static void process_exited(job_executor *ex, struct jx_dispatcher *d,
         close(r->task_fd);
     r->task_fd = -1;
     if (r->j) {
-        if (r->why == WHY_NONE && r->got_done && !jx_wire_reader_idle(&r->rd))
+        /* A frame cut off in the middle is a malformed result, whether
+         * DONE came before it or not, unless a signal explains it. */
+        if (r->why == WHY_NONE && !how.signal && !jx_wire_reader_idle(&r->rd))
             r->why = WHY_PROTOCOL;
         job_status final = judge(r, &how);
         end_job(ex, d, r, final);

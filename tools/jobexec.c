@@ -6,6 +6,8 @@
 
 #include <jobconfig.h>
 
+#include "cli.h"
+
 #define EXIT_USAGE 2
 
 typedef struct subcommand subcommand;
@@ -21,6 +23,7 @@ struct subcommand {
 
 static int cmd_check(const subcommand *sc, int argc, char **argv);
 static int cmd_config(const subcommand *sc, int argc, char **argv);
+static int cmd_run(const subcommand *sc, int argc, char **argv);
 
 static const subcommand subcommands[] = {
     {"check", "[FILE]", "report the problems of a configuration",
@@ -35,7 +38,9 @@ static const subcommand subcommands[] = {
      "applied, in the typed style that loads back to the same settings.\n"
      "Problems go to stderr.  Exits 1 when the configuration has an ERROR.\n",
      cmd_config},
-    /* Further subcommands ("run") take a row here. */
+    {"run", "[-c FILE] [-j N] [--mode MODE] [--timeout D] [--joblog FILE] ...",
+     "run the lines of standard input as parallel jobs",
+     "See 'jobexec run --help'.\n", cmd_run},
 };
 
 #define SUBCOMMAND_COUNT (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -161,6 +166,12 @@ static int cmd_config(const subcommand *sc, int argc, char **argv)
     fputs(text, stdout);
     free(text);
     return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int cmd_run(const subcommand *sc, int argc, char **argv)
+{
+    (void)sc;
+    return jobexec_run(argc, argv);
 }
 
 int main(int argc, char **argv)
