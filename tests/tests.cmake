@@ -11,3 +11,6 @@ add_dependencies(test_cli_config jobexec_cli)
 # The engine: function jobs and command jobs in both modes.
 jobexec_test(test_engine SOURCES test_engine.c LABELS "engine;concurrency" TIMEOUT 300)
 jobexec_test(test_command SOURCES test_command.c LABELS "engine;concurrency" TIMEOUT 300)
+# jobexec run, through the real binary.
+jobexec_test(test_cli_run SOURCES test_cli_run.c LABELS "cli;concurrency" TIMEOUT 300)
+add_dependencies(test_cli_run jobexec_cli)

@@ -45,6 +45,7 @@ struct runner {
     size_t next_print; /* --keep-order: the next index to print */
     bool input_done;
     int signal;        /* SIGINT or SIGTERM once received */
+    bool exiting;      /* the signal thread is told to leave */
 
     int64_t started_ns;
     int64_t last_progress_ns;
@@ -177,8 +178,12 @@ static void *signal_main(void *arg)
     if (sigwait(&set, &sig) != 0)
         return NULL;
     pthread_mutex_lock(&r->mu);
-    r->signal = sig;
+    bool leave = r->exiting;
+    if (!leave)
+        r->signal = sig;
     pthread_mutex_unlock(&r->mu);
+    if (leave)
+        return NULL;
     /* Kills what runs and cancels what waits; returns at once. */
     job_executor_stop(r->ex, JOB_STOP_CANCEL, 0);
     pthread_mutex_lock(&r->mu);
@@ -496,11 +501,17 @@ int jobexec_run(int argc, char **argv)
     pthread_mutex_lock(&r.mu);
     int sig = r.signal;
     size_t failed = r.failed;
+    r.exiting = true;
     pthread_mutex_unlock(&r.mu);
     if (!sig)
-        pthread_join(reader, NULL);
+        pthread_kill(sigthread, SIGTERM); /* wakes its sigwait: it leaves */
+    pthread_join(sigthread, NULL);
     /* After a signal the reader may still wait on input: it dies with the
      * process.  Every job has finished; stopping reaps what is left. */
+    if (sig)
+        pthread_detach(reader);
+    else
+        pthread_join(reader, NULL);
     job_executor_free(r.ex);
     if (r.joblog)
         fclose(r.joblog);
