@@ -70,7 +70,8 @@ typedef enum job_error {
     JOB_EEXIST = -9,      /* a function is already registered under it */
     JOB_ESYS = -10,       /* a system call failed (fork, pipe, thread...) */
     JOB_EBUSY = -11,      /* not allowed from here (a callback, a job) */
-    JOB_EFORKED = -12     /* the executor belongs to the parent process */
+    JOB_EFORKED = -12,    /* the executor belongs to the parent process */
+    JOB_ECYCLE = -13      /* job prerequisites form a cycle */
 } job_error;
 
 /* A sentence describing `err`, such as "invalid argument".  Never NULL; an
@@ -335,11 +336,13 @@ typedef enum job_failure {
     JOB_FAILURE_CANCELED = 5, /* it was cancelled (status CANCELED) */
     JOB_FAILURE_START = 6,    /* it could not be started (fork, pipe...) */
     JOB_FAILURE_PROTOCOL = 7, /* its process sent a malformed result */
-    JOB_FAILURE_STOPPED = 8   /* the executor was stopped before it ran */
+    JOB_FAILURE_STOPPED = 8,  /* the executor was stopped before it ran */
+    JOB_FAILURE_ABANDONED = 9 /* a prerequisite did not complete; see
+                                 job_abandoned_by() */
 } job_failure;
 
 /* "none", "error", "signal", "exit", "timeout", "canceled", "start",
- * "protocol", "stopped"; "?" otherwise. */
+ * "protocol", "stopped", "abandoned"; "?" otherwise. */
 JOB_API const char *job_failure_name(job_failure failure);
 
 /* Called on each status change of a job.  `status` is the status the job
@@ -355,6 +358,23 @@ typedef struct job_options {
     job_status_cb on_status; /* called on each status change, or NULL */
     int64_t timeout_ms;    /* 0: the config's job_timeout; < 0: none */
     int capture_output;    /* JOB_CAPTURE_DEFAULT / _ON / _OFF */
+
+    /* Job graphs.  Prerequisites: jobs already submitted to the same
+     * executor.  The job is BLOCKED until each of them is COMPLETED or
+     * SKIPPED, then PENDING; if one ends FAILED, CANCELED or ABANDONED,
+     * the job is ABANDONED, and so is everything downstream of it. */
+    job *const *after;     /* n_after handles (not taken over), or NULL */
+    size_t n_after;
+
+    /* Skippable jobs.  `key` names what the job computes (its function and
+     * input, as the host chooses).  With `skippable`, a job whose key
+     * already COMPLETED in this executor is SKIPPED at once and shares
+     * that result, and one whose key is running waits for it (BLOCKED)
+     * and shares its result when it completes (or runs itself if it does
+     * not).  `force` runs the job anyway. */
+    const char *key;       /* copied; NULL for none */
+    bool skippable;
+    bool force;
 } job_options;
 
 #define JOB_CAPTURE_DEFAULT 0
@@ -509,6 +529,68 @@ typedef struct job_command {
 JOB_API int job_submit_command(job_executor *ex, const job_command *cmd,
                                const job_options *opts, job **out);
 
+/* ---- Job graphs and submissions -------------------------------------- */
+
+/*
+ * A submission groups the jobs submitted together by job_submit_graph, as
+ * Taipy's Submission does.  Its status follows Taipy's rules: FAILED as
+ * soon as any job failed; otherwise CANCELED if any was cancelled or
+ * abandoned; otherwise RUNNING, PENDING or BLOCKED if any job is; and
+ * COMPLETED once every job is COMPLETED or SKIPPED.
+ */
+typedef struct job_submission job_submission;
+
+/* Called when a submission's status changes.  It runs in the thread whose
+ * job status change changed the submission's status. */
+typedef void (*job_submission_cb)(job_submission *s, job_status status,
+                                  void *userdata);
+
+/* One job of a graph.  Exactly one of fn, fn_name and cmd is set. */
+typedef struct job_spec {
+    job_fn fn;
+    const char *fn_name;        /* a function registered with the executor */
+    const job_command *cmd;
+    const void *input;
+    size_t input_len;
+    job_options opts;           /* opts.after may name earlier jobs too */
+    const size_t *after_idx;    /* prerequisites among the specs, by index */
+    size_t n_after_idx;
+} job_spec;
+
+/*
+ * Submits n jobs at once, whose prerequisites may be other specs of the
+ * same call (after_idx) as well as jobs submitted before (opts.after).
+ * Nothing is submitted when the graph is invalid.  In development mode the
+ * graph runs inline, in dependency order, before this returns; in
+ * standalone mode the jobs are queued as their prerequisites complete.
+ *
+ * *out (when not NULL) receives the submission, released with
+ * job_submission_release().  cb (may be NULL) is called on each change of
+ * the submission's status.
+ *
+ * Returns JOB_OK; JOB_EINVAL (NULL or empty specs, a spec without exactly
+ * one of fn/fn_name/cmd, an index out of range, a prerequisite of another
+ * executor); JOB_ECYCLE (the prerequisites form a cycle); JOB_ENOTFOUND;
+ * and as job_submit.
+ */
+JOB_API int job_submit_graph(job_executor *ex, const job_spec *specs, size_t n,
+                             job_submission_cb cb, void *userdata,
+                             job_submission **out);
+
+/* The submission's status, by the rules above. */
+JOB_API job_status job_submission_status(const job_submission *s);
+/* Its number of jobs, and job i (borrowed: valid while s is held). */
+JOB_API size_t job_submission_count(const job_submission *s);
+JOB_API job *job_submission_job(const job_submission *s, size_t i);
+/* Waits until every job of s has finished and its callbacks returned.
+ * Returns JOB_OK, JOB_ETIMEDOUT, JOB_EINVAL or JOB_EBUSY. */
+JOB_API int job_submission_wait(job_submission *s, int64_t timeout_ms);
+/* Cancels every job of s that has not finished.  Returns JOB_OK,
+ * JOB_EFINISHED (all had finished) or JOB_EINVAL. */
+JOB_API int job_submission_cancel(job_submission *s);
+/* Releases the submission (its jobs live on).  NULL is a no-op. */
+JOB_API void job_submission_release(job_submission *s);
+
 /* ---- Job handles ------------------------------------------------------ */
 
 /* Takes another reference to j and returns j.  Any thread. */
@@ -572,6 +654,10 @@ JOB_API int job_exit_code(const job *j);
 /* The signal that ended the job's process, or 0. */
 JOB_API int job_term_signal(const job *j);
 
+/* For an ABANDONED job: the prerequisite that caused it (borrowed, valid
+ * while j is held), or NULL.  job_error_message() says how it ended. */
+JOB_API job *job_abandoned_by(const job *j);
+
 /* The captured stdout / stderr (NULL and 0 when nothing was captured).
  * *truncated (if not NULL) is set when output past max_output_bytes was
  * discarded.  Set once the job has finished; valid while j is held. */
@@ -602,6 +688,14 @@ JOB_API int job_report_progress(job_ctx *ctx, uint64_t done, uint64_t total);
 /* True once job_cancel() was called on this job (development mode; in
  * standalone mode a cancelled job is sent SIGTERM instead). */
 JOB_API bool job_ctx_canceled(const job_ctx *ctx);
+
+/* The number of the job's prerequisites, and the result bytes of
+ * prerequisite i (in the order given at submit: opts.after, then
+ * after_idx).  NULL and 0 when i is out of range.  In standalone mode the
+ * job's process sees a copy taken when it started. */
+JOB_API size_t job_ctx_prereq_count(const job_ctx *ctx);
+JOB_API const void *job_ctx_prereq_result(const job_ctx *ctx, size_t i,
+                                          size_t *len);
 
 /* The job's id and label, as on its handle. */
 JOB_API uint64_t job_ctx_id(const job_ctx *ctx);

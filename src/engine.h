@@ -59,6 +59,9 @@ struct job_executor {
     uint64_t next_id;
     job *qhead, *qtail;         /* the FIFO of PENDING jobs */
     job *inline_head;           /* development mode: jobs being run */
+    job *ready_head, *ready_tail; /* development mode: unblocked, to run */
+    job *blocked_head;          /* BLOCKED jobs */
+    struct jx_keymap *keys;     /* skippable jobs by key (graph.c) */
     uint64_t n_submitted, n_pending, n_running, n_finished, n_failed;
     uint64_t n_undone;          /* jobs whose final callbacks have not run */
     bool stopping;
@@ -79,7 +82,24 @@ enum {
     JX_JOB_QUEUED = 1u << 0,      /* linked in ex's queue */
     JX_JOB_CANCEL = 1u << 1,      /* job_cancel was called */
     JX_JOB_DONE = 1u << 2,        /* final callbacks have returned */
-    JX_JOB_INLINE = 1u << 3       /* linked in ex's list of inline jobs */
+    JX_JOB_INLINE = 1u << 3,      /* linked in ex's list of inline jobs */
+    JX_JOB_BLOCKED = 1u << 4      /* linked in ex's list of blocked jobs */
+};
+
+/* What a job has of a graph: allocated only for jobs with prerequisites,
+ * a key or a submission (graph.c).  Guarded by ex->mu. */
+struct jx_graph {
+    job **prereqs;              /* retained */
+    size_t n_prereqs;
+    size_t n_waiting;           /* prerequisites (and a same-key job) to wait for */
+    job **deps;                 /* jobs waiting for this one (retained) */
+    size_t n_deps, cap_deps;
+    job *coalesce_on;           /* the running same-key job waited for */
+    job *shared;                /* SKIPPED: the job whose result it shares */
+    job *abandoned_by;          /* ABANDONED: the prerequisite that caused it */
+    char *key;
+    bool skippable, force;
+    struct job_submission *sub; /* retained until the job is done */
 };
 
 struct job {
@@ -115,6 +135,7 @@ struct job {
     bool is_cmd, has_env, has_cwd;
     uint32_t argc, envc;
     struct jx_dispatcher *runner; /* development-mode command: its loop */
+    struct jx_graph *g;         /* NULL for a job outside any graph */
 
     size_t input_len;
     /* Copied at submit; aligned for any type, as malloc's memory is. */
@@ -168,7 +189,55 @@ void jx_executor_unref(job_executor *ex);
  * held. */
 void jx_keeper_ensure_locked(job_executor *ex);
 
+/* Finishes j as jx_job_finish does, without settling its dependents
+ * (graph.c settles them without recursion). */
+void jx_job_finish_core(job *j, job_status final);
+
+/* A job that may run now: queued (standalone) or listed to be run inline
+ * (development). */
+void jx_job_runnable(job *j);
+
+/* For job_submit_graph: builds a job for a spec without submitting it;
+ * submits a built job; frees one never submitted. */
+job *jx_job_from_spec(job_executor *ex, const job_spec *sp, int *rc);
+int jx_job_submit_built(job *j, job **out);
+void jx_job_discard(job *j);
+
+/* ---- graph.c: prerequisites, skipping, submissions ---------------------- */
+
+/* Gives j its graph state from the options.  Returns JOB_OK, JOB_EINVAL
+ * (a prerequisite of another executor) or JOB_ENOMEM. */
+int jx_graph_attach(job *j, job *const *prereqs, size_t n_prereqs,
+                    const job_options *opts);
+
+enum jx_admit { JX_ADMIT_RUN, JX_ADMIT_WAIT, JX_ADMIT_DONE };
+/* Decides, after SUBMITTED, whether j runs now, waits BLOCKED, or is
+ * already over (SKIPPED or ABANDONED).  Call without ex->mu. */
+enum jx_admit jx_graph_admit(job *j);
+
+/* After j finished: readies, skips or abandons the jobs waiting for it,
+ * and so on downstream, without recursion.  Call without ex->mu. */
+void jx_graph_settle(job *j);
+
+/* Cancels every BLOCKED job of ex (job_executor_stop). */
+void jx_graph_cancel_blocked(job_executor *ex, const char *why,
+                             job_failure failure);
+
+/* Counts a status change of j for its submission.  With ex->mu held. */
+void jx_graph_count_locked(job *j, job_status from, job_status to);
+/* Runs the submission's callback if its status changed.  Without mu. */
+void jx_graph_notify(job *j);
+/* j is done: the submission counts it, and j lets it go. */
+void jx_graph_done(job *j);
+
+/* Frees j's graph state (job_release). */
+void jx_graph_free(job *j);
+void jx_keymap_free(struct jx_keymap *m);
+
 /* ---- inline.c: development mode ---------------------------------------- */
+
+/* Runs the jobs that became runnable in development mode. */
+void jx_inline_drain(job_executor *ex);
 
 /* Runs a development-mode command job in the calling thread, with the
  * dispatcher's machinery (standalone.c): timeouts and cancel work. */

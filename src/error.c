@@ -19,6 +19,7 @@ static const struct {
     {JOB_ESYS, "JOB_ESYS", "a system call failed"},
     {JOB_EBUSY, "JOB_EBUSY", "not allowed from a callback or a job"},
     {JOB_EFORKED, "JOB_EFORKED", "the executor belongs to the parent process"},
+    {JOB_ECYCLE, "JOB_ECYCLE", "the job prerequisites form a cycle"},
 };
 
 const char *job_strerror(int err)

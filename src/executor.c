@@ -275,6 +275,9 @@ int job_executor_stop(job_executor *ex, job_stop_mode how, int64_t timeout_ms)
         jx_job_finish(canceled, JOB_CANCELED);
         canceled = next;
     }
+    if (how == JOB_STOP_CANCEL)
+        jx_graph_cancel_blocked(ex, "canceled by job_executor_stop before it ran",
+                                JOB_FAILURE_STOPPED);
     return job_executor_wait_all(ex, timeout_ms);
 }
 
@@ -292,6 +295,12 @@ void job_executor_free(job_executor *ex)
     if (ex->disp)
         jx_dispatcher_join(ex);
     jx_keeper_stop(&ex->keeper);
+    /* The key map holds jobs, which hold the executor: let them go. */
+    pthread_mutex_lock(&ex->mu);
+    struct jx_keymap *keys = ex->keys;
+    ex->keys = NULL;
+    pthread_mutex_unlock(&ex->mu);
+    jx_keymap_free(keys);
     jx_executor_unref(ex);
 }
 
@@ -299,8 +308,11 @@ void job_executor_free(job_executor *ex)
 
 void jx_job_set_status_locked(job *j, job_status status)
 {
+    job_status from = (job_status)atomic_load_explicit(&j->status, memory_order_relaxed);
     j->times[status] = jx_realtime_ns();
     atomic_store_explicit(&j->status, (int)status, memory_order_release);
+    if (j->g)
+        jx_graph_count_locked(j, from, status);
 }
 
 void jx_job_notify(job *j, job_status status)
@@ -312,17 +324,31 @@ void jx_job_notify(job *j, job_status status)
     ecb = ex->cb;
     eud = ex->cb_ud;
     pthread_mutex_unlock(&ex->mu);
-    if (!j->on_status && !ecb)
+    if (!j->on_status && !ecb && !j->g)
         return;
     tls_in_callback++;
     if (j->on_status)
         j->on_status(j, status, j->userdata);
     if (ecb)
         ecb(j, status, eud);
+    if (j->g)
+        jx_graph_notify(j);
     tls_in_callback--;
 }
 
 void jx_job_finish(job *j, job_status final)
+{
+    if (!j->g) {
+        jx_job_finish_core(j, final);
+        return;
+    }
+    job_retain(j);
+    jx_job_finish_core(j, final);
+    jx_graph_settle(j);
+    job_release(j);
+}
+
+void jx_job_finish_core(job *j, job_status final)
 {
     job_executor *ex = j->ex;
     pthread_mutex_lock(&ex->mu);
@@ -353,6 +379,7 @@ void jx_job_finish(job *j, job_status final)
     ex->n_undone--;
     pthread_cond_broadcast(&ex->cv);
     pthread_mutex_unlock(&ex->mu);
+    jx_graph_done(j);
     job_release(j); /* the executor's reference */
 }
 
@@ -380,6 +407,8 @@ static job *job_alloc(job_executor *ex, size_t payload, const job_options *opts)
     if (!j)
         return NULL;
     memset(j, 0, sizeof(*j));
+    /* The executor's reference, from submit until the job is done. */
+    atomic_init(&j->refs, 1u);
     j->input_len = payload;
     j->ex = ex;
     j->exit_code = -1;
@@ -414,39 +443,24 @@ static int may_submit(const job_executor *ex)
     return JOB_OK;
 }
 
-/* Registers j with its executor and runs or queues it. */
-static int submit(job *j, job **out)
+void jx_job_runnable(job *j)
 {
     job_executor *ex = j->ex;
-    /* One reference for the executor until the job is done, one for the
-     * caller. */
-    atomic_init(&j->refs, out ? 2u : 1u);
-
-    pthread_mutex_lock(&ex->mu);
-    if (ex->stopping) {
-        pthread_mutex_unlock(&ex->mu);
-        jx_free(j->label);
-        jx_free(j);
-        return JOB_ESTOPPED;
-    }
-    j->id = ++ex->next_id;
-    ex->n_submitted++;
-    ex->n_undone++;
-    atomic_fetch_add(&ex->refs, 1);
-    jx_job_set_status_locked(j, JOB_SUBMITTED);
-    pthread_mutex_unlock(&ex->mu);
-    if (out)
-        *out = j;
-
     if (ex->set.mode == JOB_MODE_DEVELOPMENT) {
-        jx_inline_run(j);
-        return JOB_OK;
+        /* Run by the thread that drains the list (jx_inline_drain): never
+         * from deep inside another job's end. */
+        pthread_mutex_lock(&ex->mu);
+        j->next = NULL;
+        if (ex->ready_tail)
+            ex->ready_tail->next = j;
+        else
+            ex->ready_head = j;
+        ex->ready_tail = j;
+        pthread_mutex_unlock(&ex->mu);
+        return;
     }
-
-    /* Standalone: the SUBMITTED and PENDING callbacks run here, before the
-     * dispatcher can see the job, so that a job's callbacks keep their
-     * order. */
-    jx_job_notify(j, JOB_SUBMITTED);
+    /* Standalone: the PENDING callbacks run here, before the dispatcher
+     * can see the job, so that a job's callbacks keep their order. */
     pthread_mutex_lock(&ex->mu);
     jx_job_set_status_locked(j, JOB_PENDING);
     pthread_mutex_unlock(&ex->mu);
@@ -458,6 +472,7 @@ static int submit(job *j, job **out)
     if (!canceled) {
         j->flags |= JX_JOB_QUEUED;
         j->prev = ex->qtail;
+        j->next = NULL;
         if (ex->qtail)
             ex->qtail->next = j;
         else
@@ -476,24 +491,114 @@ static int submit(job *j, job **out)
     } else {
         jx_dispatcher_queued(ex);
     }
+}
+
+/* Frees a job that was built but never submitted. */
+void jx_job_discard(job *j)
+{
+    jx_graph_free(j);
+    jx_free(j->label);
+    jx_free(j);
+}
+
+/*
+ * Registers j with its executor and runs, queues or parks it.  A job of a
+ * submission (in_graph) is never dropped: if the executor is stopping it is
+ * registered and CANCELED, so that the submission accounts for it.
+ */
+static int submit(job *j, job **out, bool in_graph)
+{
+    job_executor *ex = j->ex;
+    if (out)
+        job_retain(j); /* the caller's */
+
+    pthread_mutex_lock(&ex->mu);
+    bool stopping = ex->stopping;
+    if (stopping && !in_graph) {
+        pthread_mutex_unlock(&ex->mu);
+        jx_job_discard(j);
+        return JOB_ESTOPPED;
+    }
+    j->id = ++ex->next_id;
+    ex->n_submitted++;
+    ex->n_undone++;
+    atomic_fetch_add(&ex->refs, 1);
+    jx_job_set_status_locked(j, JOB_SUBMITTED);
+    pthread_mutex_unlock(&ex->mu);
+    if (out)
+        *out = j;
+
+    jx_job_notify(j, JOB_SUBMITTED);
+    if (stopping) {
+        jx_job_set_error(j, JOB_FAILURE_STOPPED,
+                         "canceled by job_executor_stop before it ran");
+        jx_job_finish(j, JOB_CANCELED);
+        return JOB_ESTOPPED;
+    }
+    if (jx_graph_admit(j) == JX_ADMIT_RUN) {
+        if (ex->set.mode == JOB_MODE_DEVELOPMENT)
+            jx_inline_run(j);
+        else
+            jx_job_runnable(j);
+    }
+    if (ex->set.mode == JOB_MODE_DEVELOPMENT)
+        jx_inline_drain(ex);
     return JOB_OK;
 }
 
-static int submit_fn(job_executor *ex, job_fn fn, const char *fn_name,
-                     const void *input, size_t input_len,
-                     const job_options *opts, job **out)
+int jx_job_submit_built(job *j, job **out)
 {
-    int rc = may_submit(ex);
-    if (rc != JOB_OK)
+    return submit(j, out, true);
+}
+
+/* Gives j the graph state its options ask for, then submits it. */
+static int attach_and_submit(job *j, const job_options *opts, job **out)
+{
+    if (opts && ((opts->n_after && !opts->after))) {
+        jx_job_discard(j);
+        return JOB_EINVAL;
+    }
+    int rc = jx_graph_attach(j, opts ? opts->after : NULL,
+                             opts ? opts->n_after : 0, opts);
+    if (rc != JOB_OK) {
+        jx_job_discard(j);
         return rc;
+    }
+    return submit(j, out, false);
+}
+
+static job *build_fn(job_executor *ex, job_fn fn, const char *fn_name,
+                     const void *input, size_t input_len,
+                     const job_options *opts, int *rc)
+{
     job *j = job_alloc(ex, input_len, opts);
-    if (!j)
-        return JOB_ENOMEM;
+    if (!j) {
+        *rc = JOB_ENOMEM;
+        return NULL;
+    }
     if (input_len)
         memcpy(j->input, input, input_len);
     j->fn = fn;
     j->fn_name = fn_name;
-    return submit(j, out);
+    *rc = JOB_OK;
+    return j;
+}
+
+/* The registered function named `name`, and the registry's copy of the
+ * name; NULL when there is none. */
+static job_fn lookup(job_executor *ex, const char *name, const char **stored)
+{
+    job_fn fn = NULL;
+    pthread_mutex_lock(&ex->mu);
+    for (size_t i = 0; i < ex->n_fns; i++) {
+        if (strcmp(ex->fns[i].name, name) == 0) {
+            fn = ex->fns[i].fn;
+            *stored = ex->fns[i].name;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ex->mu);
+    return fn;
 }
 
 int job_submit(job_executor *ex, job_fn fn, const void *input,
@@ -503,7 +608,11 @@ int job_submit(job_executor *ex, job_fn fn, const void *input,
         *out = NULL;
     if (!ex || !fn || (!input && input_len))
         return JOB_EINVAL;
-    return submit_fn(ex, fn, NULL, input, input_len, opts, out);
+    int rc = may_submit(ex);
+    if (rc != JOB_OK)
+        return rc;
+    job *j = build_fn(ex, fn, NULL, input, input_len, opts, &rc);
+    return j ? attach_and_submit(j, opts, out) : rc;
 }
 
 int job_submit_named(job_executor *ex, const char *name, const void *input,
@@ -513,20 +622,15 @@ int job_submit_named(job_executor *ex, const char *name, const void *input,
         *out = NULL;
     if (!ex || !name || (!input && input_len))
         return JOB_EINVAL;
-    job_fn fn = NULL;
+    int rc = may_submit(ex);
+    if (rc != JOB_OK)
+        return rc;
     const char *stored = NULL;
-    pthread_mutex_lock(&ex->mu);
-    for (size_t i = 0; i < ex->n_fns; i++) {
-        if (strcmp(ex->fns[i].name, name) == 0) {
-            fn = ex->fns[i].fn;
-            stored = ex->fns[i].name;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&ex->mu);
+    job_fn fn = lookup(ex, name, &stored);
     if (!fn)
         return JOB_ENOTFOUND;
-    return submit_fn(ex, fn, stored, input, input_len, opts, out);
+    job *j = build_fn(ex, fn, stored, input, input_len, opts, &rc);
+    return j ? attach_and_submit(j, opts, out) : rc;
 }
 
 /* Adds the lengths of a NULL-terminated string vector; false on overflow. */
@@ -553,16 +657,13 @@ static unsigned char *vec_pack(unsigned char *p, const char *const *v)
     return p;
 }
 
-int job_submit_command(job_executor *ex, const job_command *cmd,
-                       const job_options *opts, job **out)
+static job *build_command(job_executor *ex, const job_command *cmd,
+                          const job_options *opts, int *rc)
 {
-    if (out)
-        *out = NULL;
-    if (!ex || !cmd || !cmd->argv || !cmd->argv[0] || !cmd->argv[0][0])
-        return JOB_EINVAL;
-    int rc = may_submit(ex);
-    if (rc != JOB_OK)
-        return rc;
+    *rc = JOB_EINVAL;
+    if (!cmd || !cmd->argv || !cmd->argv[0] || !cmd->argv[0][0])
+        return NULL;
+    *rc = JOB_ENOMEM;
     /* Without an environment of its own, the command gets the host's as it
      * is when it starts: copying it into every queued job would cost
      * kilobytes a job. */
@@ -570,13 +671,13 @@ int job_submit_command(job_executor *ex, const job_command *cmd,
     size_t bytes = 0;
     uint32_t argc, envc;
     if (!vec_size(cmd->argv, &argc, &bytes) || !vec_size(envp, &envc, &bytes))
-        return JOB_ENOMEM;
+        return NULL;
     size_t cwdlen = cmd->cwd ? strlen(cmd->cwd) + 1 : 0;
     if (bytes > SIZE_MAX - cwdlen)
-        return JOB_ENOMEM;
+        return NULL;
     job *j = job_alloc(ex, bytes + cwdlen, opts);
     if (!j)
-        return JOB_ENOMEM;
+        return NULL;
     unsigned char *p = vec_pack(j->input, cmd->argv);
     p = vec_pack(p, envp);
     if (cmd->cwd)
@@ -586,7 +687,38 @@ int job_submit_command(job_executor *ex, const job_command *cmd,
     j->envc = envc;
     j->has_env = envp != NULL;
     j->has_cwd = cmd->cwd != NULL;
-    return submit(j, out);
+    *rc = JOB_OK;
+    return j;
+}
+
+int job_submit_command(job_executor *ex, const job_command *cmd,
+                       const job_options *opts, job **out)
+{
+    if (out)
+        *out = NULL;
+    if (!ex)
+        return JOB_EINVAL;
+    int rc = may_submit(ex);
+    if (rc != JOB_OK)
+        return rc;
+    job *j = build_command(ex, cmd, opts, &rc);
+    return j ? attach_and_submit(j, opts, out) : rc;
+}
+
+job *jx_job_from_spec(job_executor *ex, const job_spec *sp, int *rc)
+{
+    *rc = may_submit(ex);
+    if (*rc != JOB_OK)
+        return NULL;
+    if (sp->cmd)
+        return build_command(ex, sp->cmd, &sp->opts, rc);
+    job_fn fn = sp->fn;
+    const char *stored = NULL;
+    if (!fn && !(fn = lookup(ex, sp->fn_name, &stored))) {
+        *rc = JOB_ENOTFOUND;
+        return NULL;
+    }
+    return build_fn(ex, fn, stored, sp->input, sp->input_len, &sp->opts, rc);
 }
 
 /* ---- job handles -------------------------------------------------------- */
@@ -603,6 +735,7 @@ void job_release(job *j)
     if (!j || atomic_fetch_sub(&j->refs, 1) != 1)
         return;
     job_executor *ex = j->ex;
+    jx_graph_free(j);
     jx_free(j->label);
     jx_free(j->result);
     jx_free(j->errmsg);
@@ -686,7 +819,18 @@ int job_cancel(job *j)
         return JOB_EFINISHED;
     }
     j->flags |= JX_JOB_CANCEL;
-    if (j->flags & JX_JOB_QUEUED) {
+    if (j->flags & JX_JOB_BLOCKED) {
+        /* Waiting for prerequisites: it never runs. */
+        if (j->prev)
+            j->prev->next = j->next;
+        else
+            ex->blocked_head = j->next;
+        if (j->next)
+            j->next->prev = j->prev;
+        j->prev = j->next = NULL;
+        j->flags &= ~(unsigned)JX_JOB_BLOCKED;
+        dequeued = true;
+    } else if (j->flags & JX_JOB_QUEUED) {
         /* Still in the queue: it never runs. */
         if (j->prev)
             j->prev->next = j->next;
@@ -721,6 +865,8 @@ int job_cancel(job *j)
 const void *job_result(const job *j, size_t *len)
 {
     bool done = finished(j);
+    if (done && j->g && j->g->shared)
+        j = j->g->shared; /* SKIPPED: the earlier job's result */
     if (len)
         *len = done ? j->result_len : 0;
     return done ? j->result : NULL;
@@ -811,7 +957,7 @@ const char *job_failure_name(job_failure failure)
 {
     static const char *const names[] = {
         "none", "error", "signal", "exit", "timeout",
-        "canceled", "start", "protocol", "stopped",
+        "canceled", "start", "protocol", "stopped", "abandoned",
     };
     return (unsigned)failure < JX_ARRAY_SIZE(names) ? names[failure] : "?";
 }

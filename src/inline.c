@@ -129,6 +129,24 @@ static void capture_end(struct capture *c, job *j, uint64_t cap)
     close(c->mem[1]);
 }
 
+void jx_inline_drain(job_executor *ex)
+{
+    for (;;) {
+        pthread_mutex_lock(&ex->mu);
+        job *j = ex->ready_head;
+        if (j) {
+            ex->ready_head = j->next;
+            if (!ex->ready_head)
+                ex->ready_tail = NULL;
+            j->next = NULL;
+        }
+        pthread_mutex_unlock(&ex->mu);
+        if (!j)
+            return;
+        jx_inline_run(j);
+    }
+}
+
 void jx_inline_run(job *j)
 {
     job_executor *ex = j->ex;
@@ -142,7 +160,6 @@ void jx_inline_run(job *j)
     if (ex->cancel_all)
         j->flags |= JX_JOB_CANCEL;
     pthread_mutex_unlock(&ex->mu);
-    jx_job_notify(j, JOB_SUBMITTED);
     pthread_mutex_lock(&ex->mu);
     jx_job_set_status_locked(j, JOB_PENDING);
     pthread_mutex_unlock(&ex->mu);

@@ -499,7 +499,10 @@ static void start_job(job_executor *ex, struct jx_dispatcher *d, job *j)
         .host_pid = d->pid,
     };
     struct run *r = NULL;
-    if (d->ntotal > d->nslots && !j->is_cmd && !j->capture)
+    /* Reused workers run function jobs that capture nothing and read no
+     * prerequisite results (a worker forked earlier has none of them). */
+    if (d->ntotal > d->nslots && !j->is_cmd && !j->capture &&
+        !(j->g && j->g->n_prereqs))
         r = start_on_worker(ex, d, j, &setup);
     if (!r) {
         r = find_slot(d, 0, d->nslots, false);
@@ -526,6 +529,11 @@ static void start_job(job_executor *ex, struct jx_dispatcher *d, job *j)
         jx_keeper_track(&ex->keeper, r->c.pid, true);
         jx_wire_reader_init(&r->rd, JX_MAX_RESULT);
         watch(d, r);
+        /* Reaped by another waitpid() in the host before its pidfd could
+         * be opened, and without a pipe whose end would tell (a command):
+         * it has ended already. */
+        if (r->c.pidfd < 0 && r->c.res_fd < 0)
+            r->exited = true;
     }
     r->j = j;
     d->nrunning++;
@@ -616,6 +624,8 @@ static void pump(job_executor *ex, struct jx_dispatcher *d, bool busy)
         }
     }
     int timeout = run_deadlines(ex, d);
+    for (int i = 0; i < d->ntotal && !busy; i++)
+        busy = d->runs[i].live && d->runs[i].exited;
     if (busy)
         timeout = 0;
     int n = epoll_wait(d->epfd, evs, (int)JX_ARRAY_SIZE(evs), timeout);

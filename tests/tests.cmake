@@ -14,3 +14,5 @@ jobexec_test(test_command SOURCES test_command.c LABELS "engine;concurrency" TIM
 # jobexec run, through the real binary.
 jobexec_test(test_cli_run SOURCES test_cli_run.c LABELS "cli;concurrency" TIMEOUT 300)
 add_dependencies(test_cli_run jobexec_cli)
+# Job graphs: dependencies, cascades, skipping, submissions.
+jobexec_test(test_graph SOURCES test_graph.c LABELS "engine;concurrency" TIMEOUT 600)
