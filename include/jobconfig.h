@@ -419,7 +419,11 @@ JOB_API int job_executor_register(job_executor *ex, const char *name,
  * called job_submit (or job_cancel).  In standalone mode, SUBMITTED and
  * PENDING run in the thread that called job_submit, CANCELED of a job that
  * never ran in the thread that called job_cancel or job_executor_stop, and
- * RUNNING and every other final status in the dispatcher thread.  A
+ * RUNNING and every other final status in the dispatcher thread.  In a job
+ * graph, what happens to a job because another one finished (PENDING after
+ * BLOCKED, SKIPPED, ABANDONED) runs in the thread that finished the other
+ * one; in development mode, a job unblocked that way runs in the thread
+ * whose job_submit call unblocked it.  A
  * callback must not block for long, must not call job_wait on a job of the
  * same executor, and must not stop or free the executor (those return
  * JOB_EBUSY).
