@@ -217,10 +217,20 @@ static bool may_block(const job_executor *ex)
     return !jx_in_callback() && !jx_in_job() && !jx_dispatcher_is_current(ex);
 }
 
+/* In a child forked from the host, the executor's dispatcher and job
+ * processes are the parent's, and its mutex may have been held by another
+ * thread at fork(): nothing there may lock it or wait for a job. */
+static bool forked(const job_executor *ex)
+{
+    return ex->fork_gen != jx_fork_generation();
+}
+
 int job_executor_wait_all(job_executor *ex, int64_t timeout_ms)
 {
     if (!ex)
         return JOB_EINVAL;
+    if (forked(ex))
+        return JOB_EFORKED;
     struct timespec dl = deadline_after(timeout_ms);
     int rc = JOB_OK;
     pthread_mutex_lock(&ex->mu);
@@ -244,6 +254,8 @@ int job_executor_stop(job_executor *ex, job_stop_mode how, int64_t timeout_ms)
         return JOB_EINVAL;
     if (!may_block(ex))
         return JOB_EBUSY;
+    if (forked(ex))
+        return JOB_EFORKED;
     job *canceled = NULL;
     pthread_mutex_lock(&ex->mu);
     ex->stopping = true;
@@ -283,7 +295,7 @@ int job_executor_stop(job_executor *ex, job_stop_mode how, int64_t timeout_ms)
 
 void job_executor_free(job_executor *ex)
 {
-    if (!ex || !may_block(ex))
+    if (!ex || !may_block(ex) || forked(ex))
         return;
     pthread_mutex_lock(&ex->mu);
     bool again = ex->freeing;
@@ -789,6 +801,8 @@ int job_wait(job *j, int64_t timeout_ms)
 {
     if (!j)
         return JOB_EINVAL;
+    if (forked(j->ex))
+        return job_status_is_finished(job_get_status(j)) ? JOB_OK : JOB_EFORKED;
     job_executor *ex = j->ex;
     struct timespec dl = deadline_after(timeout_ms);
     int rc = JOB_OK;
@@ -811,6 +825,8 @@ int job_cancel(job *j)
 {
     if (!j)
         return JOB_EINVAL;
+    if (forked(j->ex))
+        return job_status_is_finished(job_get_status(j)) ? JOB_EFINISHED : JOB_EFORKED;
     job_executor *ex = j->ex;
     bool dequeued = false, wake = false;
     pthread_mutex_lock(&ex->mu);

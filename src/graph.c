@@ -662,6 +662,14 @@ int job_submit_graph(job_executor *ex, const job_spec *specs, size_t n,
         if (rc == JOB_OK && !graph_of(built[i]))
             rc = JOB_ENOMEM;
     }
+    if (rc == JOB_OK) {
+        /* Stopped already: nothing is submitted, as with job_submit (a
+         * stop that comes during the submission cancels what it reaches). */
+        pthread_mutex_lock(&ex->mu);
+        if (ex->stopping)
+            rc = JOB_ESTOPPED;
+        pthread_mutex_unlock(&ex->mu);
+    }
     if (rc != JOB_OK) {
         for (size_t i = 0; i < n && built; i++)
             if (built[i])

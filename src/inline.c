@@ -53,13 +53,17 @@ static bool capture_begin(struct capture *c, uint64_t cap)
     for (int i = 0; i < 2; i++) {
         c->mem[i] = memfd_create(i ? "jobexec-stderr" : "jobexec-stdout",
                                  MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        c->sized[i] = c->mem[i] >= 0 && cap_file(c->mem[i], cap);
+        if (c->mem[i] < 0)
+            goto undo;
+        c->sized[i] = cap_file(c->mem[i], cap);
         c->saved[i] = fcntl(1 + i, F_DUPFD_CLOEXEC, 3);
-        if (c->mem[i] < 0 || c->saved[i] < 0 || dup2(c->mem[i], 1 + i) < 0)
+        if (c->saved[i] < 0 || dup2(c->mem[i], 1 + i) < 0)
             goto undo;
     }
     return true;
-undo:
+undo:;
+    /* F_DUPFD says EINVAL when 3 is past the fd limit: out of fds. */
+    int e = errno == EINVAL ? EMFILE : errno;
     for (int i = 0; i < 2; i++) {
         if (c->saved[i] >= 0) {
             dup2(c->saved[i], 1 + i);
@@ -69,6 +73,7 @@ undo:
             close(c->mem[i]);
     }
     pthread_mutex_unlock(&capture_mu);
+    errno = e;
     return false;
 }
 

@@ -18,7 +18,10 @@
 /* A live job process, as the host sees it. */
 struct jx_child {
     pid_t pid;
-    int pidfd;   /* -1 when the kernel has no pidfds */
+    int pidfd;   /* readable when the child has exited: a pidfd, or the
+                    pipe of an exit waiter thread (exit_pipe) without
+                    pidfds; -1 when another thread reaped the child */
+    bool exit_pipe;
     int res_fd;  /* read end of the result pipe */
     int out_fd;  /* read end of the stdout pipe, or -1 */
     int err_fd;  /* read end of the stderr pipe, or -1 */
@@ -27,7 +30,7 @@ struct jx_child {
 /* What the child needs besides the job. */
 struct jx_child_setup {
     bool capture;
-    bool have_pidfd;       /* false: a command gets a life pipe on fd 3 */
+    bool have_pidfd;       /* false: exit waiter threads stand in */
     uint64_t memory_limit; /* RLIMIT_AS, 0 for none */
     int devnull;           /* an fd open on /dev/null, for stdin */
     pid_t host_pid;

@@ -95,6 +95,20 @@ static void default_signals(void)
  * unblocks them.  Only async-signal-safe calls, apart from stdio purging,
  * which glibc makes safe after fork by resetting its locks.
  */
+/*
+ * In a child: the fd layout below needs a few fds more than a host short
+ * of fds may have left under its soft RLIMIT_NOFILE (the child starts
+ * with all of the host's fds).  Raises the soft limit to the hard one
+ * while the layout is made; returns whether *saved must be put back.
+ */
+static bool nofile_raise(struct rlimit *saved)
+{
+    if (getrlimit(RLIMIT_NOFILE, saved) != 0 || saved->rlim_cur >= saved->rlim_max)
+        return false;
+    struct rlimit up = {saved->rlim_max, saved->rlim_max};
+    return setrlimit(RLIMIT_NOFILE, &up) == 0;
+}
+
 static void child_setup(const struct jx_child_setup *s, int res_w, int out_w,
                         int err_w, int task_r)
 {
@@ -105,6 +119,8 @@ static void child_setup(const struct jx_child_setup *s, int res_w, int out_w,
         _exit(127);
     default_signals();
 
+    struct rlimit nofile;
+    bool raised = nofile_raise(&nofile);
     /* Lift every fd we keep above the targets first, so that no dup2
      * overwrites a source whatever numbers the host's fds have. */
     int res = fcntl(res_w, F_DUPFD, 10);
@@ -122,6 +138,8 @@ static void child_setup(const struct jx_child_setup *s, int res_w, int out_w,
     if (task >= 0 && dup2(task, JX_CHILD_TASK_FD) < 0)
         _exit(126);
     close_from(task >= 0 ? JX_CHILD_TASK_FD + 1 : JX_CHILD_RESULT_FD + 1);
+    if (raised)
+        setrlimit(RLIMIT_NOFILE, &nofile);
     set_blocking(JX_CHILD_RESULT_FD);
     if (out >= 0) {
         set_blocking(1);
@@ -278,24 +296,89 @@ static _Noreturn void worker_main(const struct jx_child_setup *s, int res_w,
     }
 }
 
+/* Without pidfds: a thread that waits for one child to exit, without
+ * reaping it (WNOWAIT keeps its process group id reserved), and then
+ * makes the read end of a pipe readable, which stands in for the pidfd. */
+struct exit_waiter {
+    pid_t pid;
+    int fd;
+};
+
+static void *exit_waiter_main(void *arg)
+{
+    struct exit_waiter w = *(struct exit_waiter *)arg;
+    free(arg);
+    siginfo_t si;
+    int r;
+    do
+        r = waitid(P_PID, (id_t)w.pid, &si, WEXITED | WNOWAIT);
+    while (r < 0 && errno == EINTR);
+    char one = 1;
+    ssize_t n = write(w.fd, &one, 1);
+    (void)n;
+    close(w.fd);
+    return NULL;
+}
+
+/* Starts an exit waiter for c; c->pidfd receives the pipe's read end. */
+static int start_exit_waiter(struct jx_child *c)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+        return errno;
+    struct exit_waiter *w = malloc(sizeof(*w));
+    pthread_attr_t attr;
+    pthread_t t;
+    int e = w ? pthread_attr_init(&attr) : ENOMEM;
+    if (e == 0) {
+        w->pid = c->pid;
+        w->fd = p[1];
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 64 * 1024);
+        /* No signal of the host's may land on it. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        e = pthread_create(&t, &attr, exit_waiter_main, w);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+    }
+    if (e != 0) {
+        free(w);
+        close(p[0]);
+        close(p[1]);
+        return e;
+    }
+    c->pidfd = p[0];
+    c->exit_pipe = true;
+    return 0;
+}
+
 /*
- * Opens the pidfd of a child just started.  ESRCH means another thread of
- * the host reaped it already: its pid may be reused, so it is never
+ * Opens the pidfd of a child just started (or, without pidfds, starts a
+ * thread that stands in for it).  ESRCH means another thread of the host
+ * reaped the child already: its pid may be reused, so it is never
  * signalled or waited for again (c->pid = 0), and its pipes tell what
  * happened.  Any other failure kills and reaps it and returns the errno.
  */
 static int open_pidfd(struct jx_child *c, bool have_pidfd)
 {
     c->pidfd = -1;
-    if (!have_pidfd)
-        return 0;
-    c->pidfd = pidfd_open(c->pid, 0);
-    if (c->pidfd >= 0)
-        return 0;
-    int e = errno;
-    if (e == ESRCH) {
-        c->pid = 0;
-        return 0;
+    c->exit_pipe = false;
+    int e;
+    if (have_pidfd) {
+        c->pidfd = pidfd_open(c->pid, 0);
+        if (c->pidfd >= 0)
+            return 0;
+        e = errno;
+        if (e == ESRCH) {
+            c->pid = 0;
+            return 0;
+        }
+    } else {
+        e = start_exit_waiter(c);
+        if (e == 0)
+            return 0;
     }
     kill(-c->pid, SIGKILL);
     waitpid(c->pid, NULL, 0);
@@ -428,7 +511,7 @@ struct cmd_spawn {
     const char *path;
     char **argv, **envp;
     const char *cwd;
-    int out_w, err_w, life_w, errpipe_w, devnull;
+    int out_w, err_w, errpipe_w, devnull;
     pid_t host_pid;
 };
 
@@ -453,30 +536,27 @@ static _Noreturn void cmd_child(const struct cmd_spawn *sp)
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL);
 
+    struct rlimit nofile;
+    bool raised = nofile_raise(&nofile);
+    /* F_DUPFD says EINVAL when 10 is past the fd limit: out of fds. */
     int ep = fcntl(sp->errpipe_w, F_DUPFD_CLOEXEC, 10);
+    if (ep < 0)
+        cmd_fail(sp->errpipe_w, errno == EINVAL ? EMFILE : errno);
     int nul = fcntl(sp->devnull, F_DUPFD, 10);
     int out = sp->out_w >= 0 ? fcntl(sp->out_w, F_DUPFD, 10) : -1;
     int err = sp->err_w >= 0 ? fcntl(sp->err_w, F_DUPFD, 10) : -1;
-    int life = sp->life_w >= 0 ? fcntl(sp->life_w, F_DUPFD, 10) : -1;
-    if (ep < 0)
-        _exit(127);
-    if (nul < 0 || (sp->out_w >= 0 && (out < 0 || err < 0)) ||
-        (sp->life_w >= 0 && life < 0))
-        cmd_fail(ep, errno);
+    if (nul < 0 || (sp->out_w >= 0 && (out < 0 || err < 0)))
+        cmd_fail(ep, errno == EINVAL ? EMFILE : errno);
     if (dup2(nul, 0) < 0)
         cmd_fail(ep, errno);
     if (out >= 0 && (dup2(out, 1) < 0 || dup2(err, 2) < 0))
         cmd_fail(ep, errno);
-    int keep = 3;
-    if (life >= 0) {
-        if (dup2(life, 3) < 0)
-            cmd_fail(ep, errno);
-        keep = 4;
-    }
-    if (dup3(ep, keep, O_CLOEXEC) < 0)
+    if (dup3(ep, 3, O_CLOEXEC) < 0)
         cmd_fail(ep, errno);
-    ep = keep;
-    close_from(keep + 1);
+    ep = 3;
+    close_from(4);
+    if (raised)
+        setrlimit(RLIMIT_NOFILE, &nofile);
     if (out >= 0) {
         set_blocking(1);
         set_blocking(2);
@@ -546,7 +626,7 @@ static int find_program(const char *file, char *buf, size_t size)
 int jx_proc_spawn_command(job *j, const struct jx_child_setup *s,
                           struct jx_child *c, bool *exec_failed)
 {
-    int out[2] = {-1, -1}, err[2] = {-1, -1}, life[2] = {-1, -1};
+    int out[2] = {-1, -1}, err[2] = {-1, -1};
     int ep[2] = {-1, -1};
     char path[4096];
     int e = 0;
@@ -570,14 +650,13 @@ int jx_proc_spawn_command(job *j, const struct jx_child_setup *s,
     }
     if (pipe2(ep, O_CLOEXEC) < 0 ||
         (s->capture && (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 ||
-                        pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0)) ||
-        (!s->have_pidfd && pipe2(life, O_CLOEXEC | O_NONBLOCK) < 0)) {
+                        pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0))) {
         e = errno;
         goto out;
     }
     struct cmd_spawn sp = {
         .path = path, .argv = argv, .envp = envp ? envp : environ, .cwd = cwd,
-        .out_w = out[1], .err_w = err[1], .life_w = life[1],
+        .out_w = out[1], .err_w = err[1],
         .errpipe_w = ep[1], .devnull = s->devnull, .host_pid = s->host_pid,
     };
     pid_t pid = vfork_command(&sp);
@@ -607,8 +686,7 @@ int jx_proc_spawn_command(job *j, const struct jx_child_setup *s,
         goto out;
     c->out_fd = out[0];
     c->err_fd = err[0];
-    c->res_fd = life[0];
-    out[0] = err[0] = life[0] = -1;
+    out[0] = err[0] = -1;
 out:
     close_quietly(ep[0]);
     close_quietly(ep[1]);
@@ -616,8 +694,6 @@ out:
     close_quietly(out[1]);
     close_quietly(err[0]);
     close_quietly(err[1]);
-    close_quietly(life[0]);
-    close_quietly(life[1]);
     jx_free(argv);
     jx_free(envp);
     return e;
@@ -743,13 +819,17 @@ void jx_proc_reap(struct jx_child *c, struct jx_exit *how)
     int r;
     if (c->pid == 0)
         return;
-    if (c->pidfd >= 0) {
+    if (c->pidfd >= 0 && !c->exit_pipe) {
         do
             r = waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED);
         while (r < 0 && errno == EINTR);
         close(c->pidfd);
         c->pidfd = -1;
     } else {
+        if (c->pidfd >= 0)
+            close(c->pidfd);
+        c->pidfd = -1;
+        c->exit_pipe = false;
         do
             r = waitid(P_PID, (id_t)c->pid, &si, WEXITED);
         while (r < 0 && errno == EINTR);

@@ -599,7 +599,8 @@ static void handle_event(job_executor *ex, struct jx_dispatcher *d,
         break;
     case KIND_RES:
         read_results(ex, d, r);
-        /* Without a pidfd, the end of the result pipe is the end. */
+        /* A child reaped by another thread of the host before its pidfd
+         * could be opened: the end of the result pipe is the end. */
         if (r->c.res_fd < 0 && r->c.pidfd < 0)
             r->exited = true;
         break;

@@ -337,7 +337,9 @@ static void test_crashes(void **state)
 static void test_timeout(void **state)
 {
     (void)state;
-    job_executor *ex = make_ex_cfg(STA, 1, "kill_grace", "\"0.2s:timedelta\"");
+    /* A grace long enough for a slow (sanitized) child to die of SIGTERM;
+     * the one that ignores it waits the grace out. */
+    job_executor *ex = make_ex_cfg(STA, 1, "kill_grace", "\"2s:timedelta\"");
     job_options o = {.timeout_ms = 100};
     job *j = NULL, *k = NULL;
     assert_int_equal(job_submit(ex, fn_forever, NULL, 0, &o, &j), JOB_OK);
