@@ -28,6 +28,9 @@ struct jx_keeper {
     pid_t pid;
     int pidfd;
     int fd;
+    _Atomic int *table;          /* shared with the keeper: live groups */
+    size_t slots;
+    atomic_size_t hint;          /* where to look for a free slot first */
 };
 
 /* A registered job function. */
@@ -64,6 +67,8 @@ struct job_executor {
     struct jx_keymap *keys;     /* skippable jobs by key (graph.c) */
     uint64_t n_submitted, n_pending, n_running, n_finished, n_failed;
     uint64_t n_undone;          /* jobs whose final callbacks have not run */
+    unsigned n_job_waiters;     /* threads in job_wait */
+    unsigned n_all_waiters;     /* threads in job_executor_wait_all */
     bool stopping;
     bool cancel_all;            /* stop(JOB_STOP_CANCEL): kill what runs */
     bool freeing;

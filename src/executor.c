@@ -200,14 +200,20 @@ static struct timespec deadline_after(int64_t timeout_ms)
     return ts;
 }
 
-/* Waits on ex->cv until the deadline.  Returns false once it has passed. */
-static bool wait_until(job_executor *ex, const struct timespec *dl)
+/* Waits on ex->cv until the deadline, counted in *waiters so that job
+ * ends wake no one when no one waits.  Returns false once the deadline
+ * has passed. */
+static bool wait_until(job_executor *ex, const struct timespec *dl,
+                       unsigned *waiters)
 {
-    if (dl->tv_sec < 0) {
+    bool in_time = true;
+    (*waiters)++;
+    if (dl->tv_sec < 0)
         pthread_cond_wait(&ex->cv, &ex->mu);
-        return true;
-    }
-    return pthread_cond_timedwait(&ex->cv, &ex->mu, dl) != ETIMEDOUT;
+    else
+        in_time = pthread_cond_timedwait(&ex->cv, &ex->mu, dl) != ETIMEDOUT;
+    (*waiters)--;
+    return in_time;
 }
 
 /* A thread may not block on jobs from a callback, where it would wait for
@@ -239,7 +245,7 @@ int job_executor_wait_all(job_executor *ex, int64_t timeout_ms)
             rc = JOB_EBUSY;
             break;
         }
-        if (timeout_ms == 0 || !wait_until(ex, &dl)) {
+        if (timeout_ms == 0 || !wait_until(ex, &dl, &ex->n_all_waiters)) {
             rc = ex->n_undone > 0 ? JOB_ETIMEDOUT : JOB_OK;
             break;
         }
@@ -389,7 +395,8 @@ void jx_job_finish_core(job *j, job_status final)
     pthread_mutex_lock(&ex->mu);
     j->flags |= JX_JOB_DONE;
     ex->n_undone--;
-    pthread_cond_broadcast(&ex->cv);
+    if (ex->n_job_waiters || (ex->n_all_waiters && ex->n_undone == 0))
+        pthread_cond_broadcast(&ex->cv);
     pthread_mutex_unlock(&ex->mu);
     jx_graph_done(j);
     job_release(j); /* the executor's reference */
@@ -812,7 +819,7 @@ int job_wait(job *j, int64_t timeout_ms)
             rc = JOB_EBUSY;
             break;
         }
-        if (timeout_ms == 0 || !wait_until(ex, &dl)) {
+        if (timeout_ms == 0 || !wait_until(ex, &dl, &ex->n_job_waiters)) {
             rc = (j->flags & JX_JOB_DONE) ? JOB_OK : JOB_ETIMEDOUT;
             break;
         }

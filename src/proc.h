@@ -22,6 +22,7 @@ struct jx_child {
                     pipe of an exit waiter thread (exit_pipe) without
                     pidfds; -1 when another thread reaped the child */
     bool exit_pipe;
+    int keeper_slot; /* its slot in the keeper's table, or -1 */
     int res_fd;  /* read end of the result pipe */
     int out_fd;  /* read end of the stdout pipe, or -1 */
     int err_fd;  /* read end of the stderr pipe, or -1 */
@@ -98,8 +99,10 @@ void jx_proc_reap(struct jx_child *c, struct jx_exit *how);
 /* Starts a keeper.  Returns 0 or an errno value (k->fd is then -1: jobs
  * run, but their children may outlive a host that is killed). */
 int jx_keeper_start(struct jx_keeper *k);
-/* Tells the keeper that process group `pgid` started (add) or is gone. */
-void jx_keeper_track(const struct jx_keeper *k, pid_t pgid, bool add);
+/* Tells the keeper that c's process group started (add) or is about to
+ * go.  A slot of a table shared with the keeper takes it, without a
+ * system call; when the table is full, a message on the pipe does. */
+void jx_keeper_track(struct jx_keeper *k, struct jx_child *c, bool add);
 /* Stops the keeper without killing anything, and reaps it. */
 void jx_keeper_stop(struct jx_keeper *k);
 

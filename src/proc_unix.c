@@ -5,10 +5,12 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -298,7 +300,10 @@ static _Noreturn void worker_main(const struct jx_child_setup *s, int res_w,
 
 /* Without pidfds: a thread that waits for one child to exit, without
  * reaping it (WNOWAIT keeps its process group id reserved), and then
- * makes the read end of a pipe readable, which stands in for the pidfd. */
+ * closes the write end of a pipe, whose read end (readable at end of
+ * file) stands in for the pidfd.  Closing rather than writing: once the
+ * host sees the end, the thread holds no fd of the process any more, so
+ * an executor freed right after leaves no fd behind, not even briefly. */
 struct exit_waiter {
     pid_t pid;
     int fd;
@@ -313,9 +318,6 @@ static void *exit_waiter_main(void *arg)
     do
         r = waitid(P_PID, (id_t)w.pid, &si, WEXITED | WNOWAIT);
     while (r < 0 && errno == EINTR);
-    char one = 1;
-    ssize_t n = write(w.fd, &one, 1);
-    (void)n;
     close(w.fd);
     return NULL;
 }
@@ -392,6 +394,7 @@ int jx_proc_fork_job(job *j, const struct jx_child_setup *s,
     int res[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     c->pid = -1;
     c->pidfd = c->res_fd = c->out_fd = c->err_fd = -1;
+    c->keeper_slot = -1;
     if (pipe2(res, O_CLOEXEC | O_NONBLOCK) < 0)
         goto fail;
     if (s->capture && (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 ||
@@ -439,6 +442,7 @@ int jx_proc_fork_worker(const struct jx_child_setup *s, struct jx_child *c,
     int e = 0;
     c->pid = -1;
     c->pidfd = c->res_fd = c->out_fd = c->err_fd = -1;
+    c->keeper_slot = -1;
     *task_fd = -1;
     if (pipe2(res, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(task, O_CLOEXEC) < 0) {
         e = errno;
@@ -633,6 +637,7 @@ int jx_proc_spawn_command(job *j, const struct jx_child_setup *s,
     *exec_failed = false;
     c->pid = -1;
     c->pidfd = c->res_fd = c->out_fd = c->err_fd = -1;
+    c->keeper_slot = -1;
 
     const unsigned char *p = j->input;
     char **argv = unpack(&p, j->argc);
@@ -703,7 +708,7 @@ out:
 
 enum { KEEP_ADD = 1, KEEP_REMOVE = 2, KEEP_STOP = 3 };
 
-static _Noreturn void keeper_main(int rfd)
+static _Noreturn void keeper_main(int rfd, _Atomic int *table, size_t slots)
 {
     setpgid(0, 0);
     /* Signals stay blocked (the forking thread blocked them all): the
@@ -743,8 +748,15 @@ static _Noreturn void keeper_main(int rfd)
     }
     for (size_t i = 0; i < n; i++)
         kill(-groups[i], SIGKILL);
+    for (size_t i = 0; i < slots; i++) {
+        int g = atomic_load(&table[i]);
+        if (g > 0)
+            kill(-g, SIGKILL);
+    }
     _exit(0);
 }
+
+#define JX_KEEPER_SLOTS 4096
 
 int jx_keeper_start(struct jx_keeper *k)
 {
@@ -752,15 +764,30 @@ int jx_keeper_start(struct jx_keeper *k)
     k->pid = -1;
     k->pidfd = -1;
     k->fd = -1;
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return errno;
+    k->slots = 0;
+    atomic_init(&k->hint, 0);
+    /* Shared with the keeper, which reads it only once the host is gone. */
+    k->table = mmap(NULL, JX_KEEPER_SLOTS * sizeof(*k->table),
+                    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (k->table == MAP_FAILED)
+        k->table = NULL;
+    else
+        k->slots = JX_KEEPER_SLOTS;
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        int e = errno;
+        if (k->table)
+            munmap(k->table, k->slots * sizeof(*k->table));
+        k->table = NULL;
+        k->slots = 0;
+        return e;
+    }
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t pid = fork();
     if (pid == 0) {
         close(p[1]);
-        keeper_main(p[0]);
+        keeper_main(p[0], k->table, k->slots);
     }
     int e = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -776,19 +803,48 @@ int jx_keeper_start(struct jx_keeper *k)
     return 0;
 }
 
-void jx_keeper_track(const struct jx_keeper *k, pid_t pgid, bool add)
+static void keeper_send(const struct jx_keeper *k, int op, pid_t pgid)
 {
-    if (k->fd < 0 || pgid <= 0)
-        return;
-    int32_t msg[2] = {add ? KEEP_ADD : KEEP_REMOVE, (int32_t)pgid};
+    int32_t msg[2] = {op, (int32_t)pgid};
     ssize_t r;
     do
         r = write(k->fd, msg, sizeof(msg)); /* atomic: under PIPE_BUF */
     while (r < 0 && errno == EINTR);
 }
 
+void jx_keeper_track(struct jx_keeper *k, struct jx_child *c, bool add)
+{
+    if (!add) {
+        if (c->keeper_slot >= 0 && k->table)
+            atomic_store(&k->table[c->keeper_slot], 0);
+        else if (k->fd >= 0 && c->pid > 0)
+            keeper_send(k, KEEP_REMOVE, c->pid);
+        c->keeper_slot = -1;
+        return;
+    }
+    if (k->fd < 0 || c->pid <= 0)
+        return;
+    c->keeper_slot = -1;
+    size_t start = atomic_fetch_add(&k->hint, 1);
+    for (size_t i = 0; i < k->slots; i++) {
+        size_t at = (start + i) % k->slots;
+        int zero = 0;
+        if (atomic_load_explicit(&k->table[at], memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong(&k->table[at], &zero, (int)c->pid)) {
+            c->keeper_slot = (int)at;
+            return;
+        }
+    }
+    keeper_send(k, KEEP_ADD, c->pid);
+}
+
 void jx_keeper_stop(struct jx_keeper *k)
 {
+    if (k->table) {
+        munmap(k->table, k->slots * sizeof(*k->table));
+        k->table = NULL;
+        k->slots = 0;
+    }
     if (k->fd < 0)
         return;
     int32_t msg[2] = {KEEP_STOP, 0};

@@ -410,7 +410,7 @@ static void process_exited(job_executor *ex, struct jx_dispatcher *d,
     if (r->c.pidfd >= 0)
         epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->c.pidfd, NULL);
     struct jx_exit how;
-    jx_keeper_track(&ex->keeper, r->c.pid, false);
+    jx_keeper_track(&ex->keeper, &r->c, false);
     jx_proc_reap(&r->c, &how);
     close_fd(d, &r->c.res_fd);
     close_fd(d, &r->c.out_fd);
@@ -432,6 +432,7 @@ static void process_exited(job_executor *ex, struct jx_dispatcher *d,
     r->jobs_run = 0;
     r->c.pid = -1;
     r->c.pidfd = r->c.res_fd = r->c.out_fd = r->c.err_fd = -1;
+    r->c.keeper_slot = -1;
 }
 
 /* Registers the fds of slot r's new process with epoll. */
@@ -474,7 +475,7 @@ static struct run *start_on_worker(job_executor *ex, struct jx_dispatcher *d,
             return NULL;
         r->live = r->persistent = true;
         r->jobs_run = 0;
-        jx_keeper_track(&ex->keeper, r->c.pid, true);
+        jx_keeper_track(&ex->keeper, &r->c, true);
         jx_wire_reader_init(&r->rd, JX_MAX_RESULT);
         watch(d, r);
     }
@@ -526,7 +527,7 @@ static void start_job(job_executor *ex, struct jx_dispatcher *d, job *j)
         }
         r->live = true;
         r->task_fd = -1;
-        jx_keeper_track(&ex->keeper, r->c.pid, true);
+        jx_keeper_track(&ex->keeper, &r->c, true);
         jx_wire_reader_init(&r->rd, JX_MAX_RESULT);
         watch(d, r);
         /* Reaped by another waitpid() in the host before its pidfd could
@@ -724,6 +725,7 @@ static int dispatcher_open(struct jx_dispatcher *d, int nslots,
         struct run *r = &d->runs[i];
         r->c.pid = -1;
         r->c.pidfd = r->c.res_fd = r->c.out_fd = r->c.err_fd = -1;
+        r->c.keeper_slot = -1;
         r->task_fd = -1;
     }
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
