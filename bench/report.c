@@ -246,7 +246,7 @@ void report_print_figure(FILE *f, int fig, const char *title,
                 fprintf(f, "  %-16s %10s  %s\n", s->peer, "n/a", s->na);
                 continue;
             }
-            char spread[64];
+            char spread[80];
             snprintf(spread, sizeof(spread), "(%s .. %s)",
                      fmt_num(series_min(s), a, sizeof(a)),
                      fmt_num(series_max(s), b, sizeof(b)));
@@ -255,7 +255,7 @@ void report_print_figure(FILE *f, int fig, const char *title,
             if (nr > 1) {
                 fprintf(f, " %9s", "");
                 for (size_t k = 0; k < nr; k++) {
-                    if (k == r)
+                    if (k == r || strcmp(s->unit, row[k]->unit) != 0)
                         fprintf(f, " %11s", "-");
                     else
                         fprintf(f, " %11s",
