@@ -14,6 +14,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -70,6 +71,13 @@ static void set_blocking(int fd)
 
 /* The fd a worker reads its tasks from (reused workers only). */
 #define JX_CHILD_TASK_FD 4
+
+/* The fds of a reused worker, past the usual 0-4: its real result pipe
+ * (fd 3 is a decoy while a job runs) and the host's stdin, stdout and
+ * stderr as the worker got them, to put back after each job. */
+#define JX_WORKER_RESULT_FD 5
+#define JX_WORKER_SAVED_FD 6 /* 6, 7, 8 */
+#define JX_WORKER_CWD_FD 9   /* the working directory, to go back to */
 
 /* A task frame's payload: a 32-byte head (u64 function address, u64 job
  * id, u64 label length, 8 bytes zero), the label padded to 16 bytes, and
@@ -165,9 +173,9 @@ static void unblock_signals(void)
 
 /* Runs one job function and sends its DONE frame.  Returns false when the
  * host can no longer be told. */
-static bool run_one(job *j, const void *input, size_t len)
+static bool run_one(job *j, const void *input, size_t len, int fd)
 {
-    struct job_ctx ctx = {.kind = JX_CTX_CHILD, .j = j, .fd = JX_CHILD_RESULT_FD};
+    struct job_ctx ctx = {.kind = JX_CTX_CHILD, .j = j, .fd = fd};
     jx_set_in_job(true);
     int rc = j->fn(&ctx, input, len);
     jx_set_in_job(false);
@@ -175,7 +183,7 @@ static bool run_one(job *j, const void *input, size_t len)
     fflush(stderr);
     unsigned char p[4] = {(unsigned char)rc, (unsigned char)(rc >> 8),
                           (unsigned char)(rc >> 16), (unsigned char)(rc >> 24)};
-    return jx_wire_send(JX_CHILD_RESULT_FD, JX_FRAME_DONE, p, sizeof(p)) == 0;
+    return jx_wire_send(fd, JX_FRAME_DONE, p, sizeof(p)) == 0;
 }
 
 /* A process that runs one job. */
@@ -184,7 +192,7 @@ static _Noreturn void child_main(job *j, const struct jx_child_setup *s,
 {
     child_setup(s, res_w, out_w, err_w, -1);
     unblock_signals();
-    _exit(run_one(j, j->input, j->input_len) ? 0 : 125);
+    _exit(run_one(j, j->input, j->input_len, JX_CHILD_RESULT_FD) ? 0 : 125);
 }
 
 /* Reads exactly n bytes from a blocking fd; false on end of file/error. */
@@ -206,6 +214,8 @@ static bool read_full(int fd, void *buf, size_t n)
 /* What a reused worker restores after each job: the working directory,
  * the environment, the umask, signal dispositions and mask. */
 struct worker_state {
+    struct rlimit limits[RLIM_NLIMITS];
+    int nice;
     int cwd_fd;
     char **env;   /* copies of the "NAME=value" strings */
     char **envp;  /* environ as it was */
@@ -216,7 +226,15 @@ struct worker_state {
 static void worker_save(struct worker_state *w)
 {
     extern char **environ;
-    w->cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    for (int i = 0; i < RLIM_NLIMITS; i++)
+        getrlimit(i, &w->limits[i]);
+    errno = 0;
+    w->nice = getpriority(PRIO_PROCESS, 0);
+    int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    w->cwd_fd = cwd == JX_WORKER_CWD_FD ? cwd
+              : cwd >= 0 ? dup3(cwd, JX_WORKER_CWD_FD, O_CLOEXEC) : -1;
+    if (cwd >= 0 && cwd != JX_WORKER_CWD_FD)
+        close(cwd);
     w->umask = umask(0);
     umask(w->umask);
     w->nenv = 0;
@@ -261,10 +279,68 @@ static void worker_restore(struct worker_state *w)
  * function's address (valid: the worker is a fork of the host), the job's
  * id and label, and its input bytes.
  */
+
+/*
+ * After a job: puts back what the job may have changed of the worker, and
+ * says whether the worker must go (something it cannot put back: a
+ * process the job left running, a lowered hard limit, a raised nice).
+ */
+static bool worker_clean(struct worker_state *w)
+{
+    bool retire = false;
+    /* Reap what the job left; anything still running retires the worker,
+     * whose process group the host kills when it exits. */
+    for (;;) {
+        pid_t p = waitpid(-1, NULL, WNOHANG);
+        if (p > 0)
+            continue;
+        retire |= p == 0;
+        break;
+    }
+    for (int fd = 0; fd < 3; fd++)
+        if (dup2(JX_WORKER_SAVED_FD + fd, fd) < 0)
+            retire = true;
+    close_from(JX_WORKER_CWD_FD + 1);
+    for (int i = 0; i < RLIM_NLIMITS; i++) {
+        struct rlimit now;
+        if (getrlimit(i, &now) == 0 &&
+            (now.rlim_cur != w->limits[i].rlim_cur || now.rlim_max != w->limits[i].rlim_max) &&
+            setrlimit(i, &w->limits[i]) != 0)
+            retire = true;
+    }
+    errno = 0;
+    int nice_now = getpriority(PRIO_PROCESS, 0);
+    if (nice_now != w->nice && setpriority(PRIO_PROCESS, 0, w->nice) != 0)
+        retire = true;
+    worker_restore(w);
+    return retire;
+}
+
+/*
+ * A reused worker: runs the tasks the host sends on its task pipe, one
+ * after another, until the pipe ends.  A task frame carries the job
+ * function's address (valid: the worker is a fork of the host), the job's
+ * id and label, and its input bytes.
+ *
+ * While a job runs, its fd 3 is a decoy (a memory file), so that a job
+ * writing to fd 3 cannot corrupt the stream of the jobs after it: the
+ * worker sees the decoy's offset move and reports the job broken.
+ */
 static _Noreturn void worker_main(const struct jx_child_setup *s, int res_w,
                                   int task_r)
 {
     child_setup(s, res_w, -1, -1, task_r);
+    if (dup2(JX_CHILD_RESULT_FD, JX_WORKER_RESULT_FD) < 0)
+        _exit(126);
+    for (int fd = 0; fd < 3; fd++)
+        if (dup2(fd, JX_WORKER_SAVED_FD + fd) < 0)
+            _exit(126);
+    int decoy = memfd_create("jobexec-fd3", 0);
+    if (decoy < 0 || dup2(decoy, JX_CHILD_RESULT_FD) < 0)
+        _exit(126);
+    close(decoy);
+    /* Orphans of a job's children come to the worker, which sees them. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     unblock_signals();
     struct worker_state w;
     worker_save(&w);
@@ -289,12 +365,35 @@ static _Noreturn void worker_main(const struct jx_child_setup *s, int res_w,
         size_t off = JX_TASK_HEAD + JX_PAD16((size_t)llen);
         char *label = llen ? strndup((const char *)task + JX_TASK_HEAD, (size_t)llen) : NULL;
         jb.label = label;
-        bool ok = run_one(&jb, task + off, (size_t)(len - off));
+
+        /* run_one sends DONE last: tell the host first what it must know
+         * before the job counts as done. */
+        struct job_ctx ctx = {.kind = JX_CTX_CHILD, .j = &jb, .fd = JX_WORKER_RESULT_FD};
+        jx_set_in_job(true);
+        int rc = jb.fn(&ctx, task + off, (size_t)(len - off));
+        jx_set_in_job(false);
+        fflush(stdout);
+        fflush(stderr);
         free(label);
         free(task);
-        if (!ok)
+        off_t wrote = lseek(JX_CHILD_RESULT_FD, 0, SEEK_CUR);
+        if (wrote != 0) {
+            char msg[128];
+            int n = snprintf(msg, sizeof(msg),
+                             "the job wrote %lld bytes straight to fd 3, past its "
+                             "context", (long long)(wrote < 0 ? 0 : wrote));
+            if (ftruncate(JX_CHILD_RESULT_FD, 0) != 0 ||
+                lseek(JX_CHILD_RESULT_FD, 0, SEEK_SET) != 0 ||
+                jx_wire_send(JX_WORKER_RESULT_FD, JX_FRAME_BROKEN, msg, (size_t)n) != 0)
+                _exit(125);
+        }
+        bool retire = worker_clean(&w);
+        if (retire && jx_wire_send(JX_WORKER_RESULT_FD, JX_FRAME_RETIRE, NULL, 0) != 0)
             _exit(125);
-        worker_restore(&w);
+        unsigned char p[4] = {(unsigned char)rc, (unsigned char)(rc >> 8),
+                              (unsigned char)(rc >> 16), (unsigned char)(rc >> 24)};
+        if (jx_wire_send(JX_WORKER_RESULT_FD, JX_FRAME_DONE, p, sizeof(p)) != 0 || retire)
+            _exit(retire ? 0 : 125);
     }
 }
 

@@ -62,6 +62,8 @@ struct run {
     int64_t kill_at;        /* monotonic ns of the SIGKILL, 0 for none */
     int why;                /* why the library killed it */
     bool cancel_seen;       /* its job was cancelled; act outside the lock */
+    bool broken;            /* a reused worker says the job broke fd 3 */
+    bool retiring;          /* a reused worker asked for no more tasks */
     int kill_sig;           /* the last signal the library sent it */
 };
 
@@ -198,6 +200,14 @@ static void handle_frame(job_executor *ex, struct run *r)
         r->failmsg = jx_strndup(rd->buf ? (const char *)rd->buf : "", rd->have);
         r->failed = true;
         break;
+    case JX_FRAME_BROKEN:
+        jx_free(r->failmsg);
+        r->failmsg = jx_strndup(rd->buf ? (const char *)rd->buf : "", rd->have);
+        r->broken = true;
+        break;
+    case JX_FRAME_RETIRE:
+        r->retiring = true;
+        break;
     case JX_FRAME_DONE: {
         const unsigned char *p = rd->buf;
         r->rc = (int)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
@@ -319,6 +329,11 @@ static job_status judge(struct run *r, const struct jx_exit *how)
                          r->rd.error ? r->rd.error : "cut off or out of order");
         return JOB_FAILED;
     }
+    if (r->broken) {
+        jx_job_set_error(j, JOB_FAILURE_PROTOCOL, "%s",
+                         r->failmsg ? r->failmsg : "the job broke its result stream");
+        return JOB_FAILED;
+    }
     if (r->got_done) {
         if (r->failed) {
             jx_job_set_error(j, JOB_FAILURE_ERROR, "%s",
@@ -360,7 +375,7 @@ static void end_job(job_executor *ex, struct jx_dispatcher *d, struct run *r,
     jx_free(r->out.buf);
     jx_free(r->err.buf);
     r->j = NULL;
-    r->got_done = r->failed = r->cancel_seen = false;
+    r->got_done = r->failed = r->cancel_seen = r->broken = false;
     r->rc = 0;
     r->failmsg = NULL;
     r->result = NULL;
@@ -387,7 +402,10 @@ static void worker_job_done(job_executor *ex, struct jx_dispatcher *d,
     job_status final = judge(r, NULL);
     end_job(ex, d, r, final);
     r->jobs_run++;
-    if (d->max_per_worker && r->jobs_run >= d->max_per_worker && r->task_fd >= 0) {
+    bool retire = r->retiring ||
+                  (d->max_per_worker && r->jobs_run >= d->max_per_worker);
+    r->retiring = false;
+    if (retire && r->task_fd >= 0) {
         close(r->task_fd); /* it exits at end of file */
         r->task_fd = -1;
     }
@@ -428,7 +446,7 @@ static void process_exited(job_executor *ex, struct jx_dispatcher *d,
     }
     jx_wire_reader_free(&r->rd);
     memset(&r->rd, 0, sizeof(r->rd));
-    r->live = r->persistent = r->exited = false;
+    r->live = r->persistent = r->exited = r->retiring = false;
     r->jobs_run = 0;
     r->c.pid = -1;
     r->c.pidfd = r->c.res_fd = r->c.out_fd = r->c.err_fd = -1;

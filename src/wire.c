@@ -175,8 +175,13 @@ static int check_header(jx_wire_reader *r)
             return fail(r, "bad progress frame");
         break;
     case JX_FRAME_FAIL:
+    case JX_FRAME_BROKEN:
         if (r->len > JX_WIRE_MSG_MAX)
             return fail(r, "failure message too long");
+        break;
+    case JX_FRAME_RETIRE:
+        if (r->len != 0)
+            return fail(r, "bad retire frame");
         break;
     case JX_FRAME_DONE:
         if (r->len != 4)

@@ -24,7 +24,11 @@ enum jx_frame_type {
     JX_FRAME_PROGRESS = 2, /* payload: u64 done, u64 total */
     JX_FRAME_FAIL = 3,     /* payload: the failure message (no NUL) */
     JX_FRAME_DONE = 4,     /* payload: i32 return code; the last frame */
-    JX_FRAME_TASK = 5      /* host to reused worker: see proc_unix.c */
+    JX_FRAME_TASK = 5,     /* host to reused worker: see proc_unix.c */
+    JX_FRAME_BROKEN = 6,   /* reused worker: the job wrote raw bytes to
+                              fd 3; payload: a message (no NUL) */
+    JX_FRAME_RETIRE = 7    /* reused worker: send no more tasks; it exits
+                              after this job's DONE */
 };
 
 /* Fills a header for a frame. */

@@ -18,12 +18,18 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -32,15 +38,53 @@
 
 #include "jobconfig.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define JX_SANITIZED 1
+/* Which sanitizer the test is built with (GCC says it with __SANITIZE_*,
+ * clang 14 only through __has_feature). */
+#if defined(__SANITIZE_ADDRESS__)
+#define JX_ASAN 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define JX_SANITIZED 1
+#if __has_feature(address_sanitizer)
+#define JX_ASAN 1
 #endif
 #endif
-#ifndef JX_SANITIZED
-#define JX_SANITIZED 0
+#if defined(__SANITIZE_THREAD__)
+#define JX_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define JX_TSAN 1
+#endif
+#endif
+#ifndef JX_ASAN
+#define JX_ASAN 0
+#endif
+#ifndef JX_TSAN
+#define JX_TSAN 0
+#endif
+#define JX_SANITIZED (JX_ASAN || JX_TSAN)
+
+/* valgrind, when its header is there (the package ships it). */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define JX_HAVE_VALGRIND_H 1
+#endif
+#endif
+
+/* True when the test runs on a runtime of its own (a sanitizer, valgrind)
+ * that needs address space beyond any RLIMIT_AS a job would be given. */
+static inline bool fx_managed_runtime(void)
+{
+#if defined(JX_HAVE_VALGRIND_H)
+    if (RUNNING_ON_VALGRIND)
+        return true;
+#endif
+    return JX_SANITIZED;
+}
+
+#if defined(__GNUC__)
+#define JX_UNUSED_VAR __attribute__((unused))
+#else
+#define JX_UNUSED_VAR
 #endif
 
 /* A check usable in helper processes, where cmocka's asserts must not run
@@ -56,6 +100,11 @@
     } while (0)
 
 /* ---- executors ----------------------------------------------------------- */
+
+/* A setting that fx_make applies to every standalone executor it makes
+ * (after the caller's), such as max_jobs_per_worker for a run of a whole
+ * test with reused workers; NULL for none. */
+static const char *fx_extra_key JX_UNUSED_VAR, *fx_extra_val JX_UNUSED_VAR;
 
 /* An executor for `mode` with `workers` workers and then NULL-terminated
  * key, value pairs for job_config_set.  NULL when anything fails. */
@@ -78,6 +127,9 @@ static inline job_executor *fx_make(job_mode mode, int workers, ...)
         }
     }
     va_end(ap);
+    if (ok && fx_extra_key && mode == JOB_MODE_STANDALONE &&
+        job_config_set(cfg, fx_extra_key, fx_extra_val) != JOB_OK)
+        ok = false;
     if (ok && job_executor_new(cfg, &ex) != JOB_OK)
         ex = NULL;
     job_config_free(cfg);
@@ -281,6 +333,41 @@ static inline void fx_watch_close(struct fx_watch *wt)
     if (wt->fifo >= 0)
         close(wt->fifo);
     wt->pidfd = wt->fifo = -1;
+}
+
+/*
+ * Makes pidfd_open() fail with ENOSYS in this process and its children, as
+ * on a kernel older than 5.3 or under valgrind 3.19, so that the library's
+ * fallback (reaping by pid, the end of a pipe as the end of a process)
+ * runs.  Must be called before the library first probes for pidfds.
+ * Returns false when the filter cannot be installed.
+ */
+static inline bool fx_disable_pidfd(void)
+{
+#if defined(__x86_64__)
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pidfd_open, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = (unsigned short)(sizeof(f) / sizeof(f[0])),
+                              .filter = f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        return false;
+    int fd = pidfd_open(getpid(), 0);
+    if (fd >= 0) {
+        close(fd);
+        return false;
+    }
+    return errno == ENOSYS;
+#else
+    return false;
+#endif
 }
 
 /* ---- counting ------------------------------------------------------------ */
