@@ -65,7 +65,11 @@ static void check_frame(const jx_wire_reader *r)
         CHECK(r->len == 16);
         break;
     case JX_FRAME_FAIL:
+    case JX_FRAME_BROKEN:
         CHECK(r->len <= 64u * 1024u);
+        break;
+    case JX_FRAME_RETIRE:
+        CHECK(r->len == 0);
         break;
     case JX_FRAME_DONE:
         CHECK(r->len == 4);
