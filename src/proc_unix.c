@@ -845,11 +845,14 @@ static _Noreturn void keeper_main(int rfd, _Atomic int *table, size_t slots)
             }
         }
     }
+    /* Never kill(-1) nor kill(0): whatever the table holds, only real
+     * process groups are killed. */
     for (size_t i = 0; i < n; i++)
-        kill(-groups[i], SIGKILL);
+        if (groups[i] > 1)
+            kill(-groups[i], SIGKILL);
     for (size_t i = 0; i < slots; i++) {
         int g = atomic_load(&table[i]);
-        if (g > 0)
+        if (g > 1)
             kill(-g, SIGKILL);
     }
     _exit(0);
@@ -895,6 +898,11 @@ int jx_keeper_start(struct jx_keeper *k)
         close(p[1]);
         return e;
     }
+    /* The keeper has its copy; job processes, forked later, get none: a
+     * job that scribbled on the table could make the keeper kill process
+     * groups that are not the library's. */
+    if (k->table)
+        madvise(k->table, k->slots * sizeof(*k->table), MADV_DONTFORK);
     k->pid = pid;
     k->fd = p[1];
     if (jx_proc_have_pidfd())

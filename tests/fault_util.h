@@ -70,15 +70,21 @@
 #endif
 #endif
 
-/* True when the test runs on a runtime of its own (a sanitizer, valgrind)
- * that needs address space beyond any RLIMIT_AS a job would be given. */
-static inline bool fx_managed_runtime(void)
+static inline bool fx_on_valgrind(void)
 {
 #if defined(JX_HAVE_VALGRIND_H)
-    if (RUNNING_ON_VALGRIND)
-        return true;
+    return RUNNING_ON_VALGRIND != 0;
+#else
+    return false;
 #endif
-    return JX_SANITIZED;
+}
+
+/* True when the test runs on a runtime of its own (a sanitizer, valgrind)
+ * that needs address space beyond any RLIMIT_AS a job would be given, and
+ * whose allocator's overhead is not the library's. */
+static inline bool fx_managed_runtime(void)
+{
+    return JX_SANITIZED || fx_on_valgrind();
 }
 
 #if defined(__GNUC__)

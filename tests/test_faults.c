@@ -1253,6 +1253,55 @@ static void test_pollution_fds_limits(void **state)
     next_job_and_free(ex);
 }
 
+/* ---- what a job process inherits ------------------------------------------ */
+
+/* Counts the anonymous shared mappings of the job's process other than
+ * the test's own: memory shared with the library's helper processes (the
+ * keeper's table of process groups) must not reach job code, which could
+ * scribble on it. */
+static int fn_shared_maps(job_ctx *ctx, const void *in, size_t len)
+{
+    (void)in;
+    (void)len;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return 5;
+    char line[512];
+    int others = 0;
+    uintptr_t mine = (uintptr_t)sh;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long lo, hi;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
+            continue;
+        if (perms[3] != 's' || !strstr(line, "/dev/zero"))
+            continue;
+        if (mine >= lo && mine < hi)
+            continue;
+        others++;
+    }
+    fclose(f);
+    return job_set_result(ctx, &others, sizeof(others)) == JOB_OK ? 0 : 1;
+}
+
+static void test_no_shared_memory_in_jobs(void **state)
+{
+    (void)state;
+    job_executor *ex = fx_make(STA, 1, NULL);
+    assert_non_null(ex);
+    /* The keeper runs from the first job on. */
+    for (int i = 0; i < 2; i++) {
+        job *j = run_job(ex, fn_shared_maps, NULL, 0, NULL);
+        assert_int_equal(job_get_status(j), JOB_COMPLETED);
+        size_t n = 0;
+        const int *others = job_result(j, &n);
+        assert_int_equal(n, sizeof(int));
+        assert_int_equal(*others, 0);
+        job_release(j);
+    }
+    next_job_and_free(ex);
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 #define STA_ONLY(f) cmocka_unit_test_setup(f, setup)
@@ -1296,6 +1345,7 @@ int main(void)
         STA_ONLY(test_memory_limit),
         STA_ONLY(test_chdir_setenv),
         STA_ONLY(test_pollution_fds_limits),
+        STA_ONLY(test_no_shared_memory_in_jobs),
         REUSE(test_segfault),
         REUSE(test_abort),
         REUSE(test_exit_without_result),
@@ -1308,6 +1358,7 @@ int main(void)
         REUSE(test_result_256m),
         REUSE(test_memory_limit),
         REUSE(test_chdir_setenv),
+        REUSE(test_no_shared_memory_in_jobs),
     };
     if (getenv("JX_TEST_FILTER"))
         cmocka_set_test_filter(getenv("JX_TEST_FILTER"));
