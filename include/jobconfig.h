@@ -26,6 +26,12 @@
  * Thread rules: a job_config is a plain value and may be used by one thread
  * at a time.  An executor and job handles may be used from any thread at the
  * same time, except where a function says otherwise.
+ *
+ * fork(): an executor belongs to the process that created it.  In a child
+ * forked from that process, job_submit, job_executor_wait_all,
+ * job_executor_stop, job_wait and job_cancel return JOB_EFORKED (job_wait
+ * and job_cancel answer as usual for a job that had finished), and
+ * job_executor_free does nothing: the parent's jobs are the parent's.
  */
 #ifndef JOBCONFIG_H
 #define JOBCONFIG_H
@@ -663,6 +669,9 @@ JOB_API int job_term_signal(const job *j);
 JOB_API job *job_abandoned_by(const job *j);
 
 /* The captured stdout / stderr (NULL and 0 when nothing was captured).
+ * In standalone mode what a job writes past max_output_bytes is read and
+ * dropped; in development mode the job's writes past it fail (EPERM),
+ * since its fds 1 and 2 point at memory files of that size.
  * *truncated (if not NULL) is set when output past max_output_bytes was
  * discarded.  Set once the job has finished; valid while j is held. */
 JOB_API const char *job_stdout(const job *j, size_t *len, bool *truncated);
