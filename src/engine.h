@@ -147,6 +147,25 @@ struct job {
     _Alignas(max_align_t) unsigned char input[];
 };
 
+/*
+ * Unlinks j from one of ex's doubly-linked lists (the queue, the inline
+ * jobs, the blocked jobs: a job is in at most one) and clears `flag`.
+ * *tail may be NULL for lists without a tail.  With ex->mu held.
+ */
+static inline void jx_list_unlink(job **head, job **tail, job *j, unsigned flag)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        *head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else if (tail)
+        *tail = j->prev;
+    j->prev = j->next = NULL;
+    j->flags &= ~flag;
+}
+
 /* How a job function's context reaches its record. */
 enum jx_ctx_kind { JX_CTX_INLINE, JX_CTX_CHILD };
 

@@ -370,16 +370,8 @@ void jx_job_finish_core(job *j, job_status final)
 {
     job_executor *ex = j->ex;
     pthread_mutex_lock(&ex->mu);
-    if (j->flags & JX_JOB_INLINE) {
-        if (j->prev)
-            j->prev->next = j->next;
-        else
-            ex->inline_head = j->next;
-        if (j->next)
-            j->next->prev = j->prev;
-        j->prev = j->next = NULL;
-        j->flags &= ~(unsigned)JX_JOB_INLINE;
-    }
+    if (j->flags & JX_JOB_INLINE)
+        jx_list_unlink(&ex->inline_head, NULL, j, JX_JOB_INLINE);
     if (atomic_load(&j->status) == JOB_RUNNING)
         ex->n_running--;
     ex->n_finished++;
@@ -844,27 +836,11 @@ int job_cancel(job *j)
     j->flags |= JX_JOB_CANCEL;
     if (j->flags & JX_JOB_BLOCKED) {
         /* Waiting for prerequisites: it never runs. */
-        if (j->prev)
-            j->prev->next = j->next;
-        else
-            ex->blocked_head = j->next;
-        if (j->next)
-            j->next->prev = j->prev;
-        j->prev = j->next = NULL;
-        j->flags &= ~(unsigned)JX_JOB_BLOCKED;
+        jx_list_unlink(&ex->blocked_head, NULL, j, JX_JOB_BLOCKED);
         dequeued = true;
     } else if (j->flags & JX_JOB_QUEUED) {
         /* Still in the queue: it never runs. */
-        if (j->prev)
-            j->prev->next = j->next;
-        else
-            ex->qhead = j->next;
-        if (j->next)
-            j->next->prev = j->prev;
-        else
-            ex->qtail = j->prev;
-        j->prev = j->next = NULL;
-        j->flags &= ~(unsigned)JX_JOB_QUEUED;
+        jx_list_unlink(&ex->qhead, &ex->qtail, j, JX_JOB_QUEUED);
         ex->n_pending--;
         dequeued = true;
     } else if (ex->disp) {

@@ -208,17 +208,8 @@ static void link_blocked_locked(job *j)
 
 static void unlink_blocked_locked(job *j)
 {
-    job_executor *ex = j->ex;
-    if (!(j->flags & JX_JOB_BLOCKED))
-        return;
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        ex->blocked_head = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
-    j->prev = j->next = NULL;
-    j->flags &= ~(unsigned)JX_JOB_BLOCKED;
+    if (j->flags & JX_JOB_BLOCKED)
+        jx_list_unlink(&j->ex->blocked_head, NULL, j, JX_JOB_BLOCKED);
 }
 
 /* The sentence of an ABANDONED job. */
