@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "proc_util.h"
+
 struct result {
     int status; /* exit status, or 128 + signal */
     char out[65536];
@@ -125,45 +127,6 @@ static void await_lines(const char *file, int lines)
     }
 }
 
-/* Without pidfds (valgrind, old kernels): looks until the process is gone
- * or a zombie, for at most 10 s. */
-static bool ends_without_pidfd(pid_t pid)
-{
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    do {
-        if (kill(pid, 0) != 0 && errno == ESRCH)
-            return true;
-        char path[64], buf[256] = "";
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-            buf[n] = '\0';
-            fclose(f);
-            const char *rp = strrchr(buf, ')');
-            if (rp && rp[1] == ' ' && rp[2] == 'Z')
-                return true;
-        }
-        sched_yield();
-        clock_gettime(CLOCK_MONOTONIC, &t);
-    } while (t.tv_sec - t0.tv_sec < 10);
-    return false;
-}
-
-/* True once the process has ended (pidfd poll, up to 10 s). */
-static bool ends(pid_t pid)
-{
-    int fd = pidfd_open(pid, 0);
-    if (fd < 0 && errno == ENOSYS)
-        return ends_without_pidfd(pid);
-    if (fd < 0)
-        return errno == ESRCH;
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int r = poll(&p, 1, 10000);
-    close(fd);
-    return r == 1;
-}
 
 static void test_grouped_output(void **state)
 {
@@ -342,7 +305,7 @@ static void test_timeout_cleanup(void **state)
     slurp(pidfile, buf, sizeof(buf));
     pid_t bg = (pid_t)atoi(buf);
     assert_true(bg > 1);
-    assert_true(ends(bg));
+    assert_true(process_ends(bg));
 }
 
 static void test_sigterm_cleanup(void **state)
@@ -367,7 +330,7 @@ static void test_sigterm_cleanup(void **state)
     struct result r;
     finish(pid, &r);
     assert_int_equal(r.status, 143);
-    assert_true(ends(bg));
+    assert_true(process_ends(bg));
     /* Every job has its joblog line: two killed, one never started. */
     char text[4096];
     slurp(log, text, sizeof(text));
