@@ -882,7 +882,7 @@ static double ratio(int fig, const char *a, const char *pa, const char *b,
 
 static void print_targets(void)
 {
-    printf("\n== Targets (issue 6) ==\n");
+    printf("\n== Targets ==\n");
     if (fig_ran(1)) {
         target("1. dev mode, out=NULL: ns per empty job",
                report_median(S(1, "submit_null", "empty_job")), -1, 1000, "");
