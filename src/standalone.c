@@ -89,9 +89,7 @@ bool jx_dispatcher_is_current(const job_executor *ex)
 
 void jx_dispatcher_wake(job_executor *ex)
 {
-    uint64_t one = 1;
-    ssize_t r = write(ex->disp->evfd, &one, sizeof(one));
-    (void)r; /* EAGAIN: the counter is already non-zero, it will wake */
+    jx_runner_wake(ex->disp);
 }
 
 void jx_dispatcher_queued(job_executor *ex)
@@ -364,6 +362,17 @@ static job_status judge(struct run *r, const struct jx_exit *how)
     return JOB_FAILED;
 }
 
+/* A development-mode command is about to finish: job_cancel must no
+ * longer reach the loop that ran it. */
+static void detach_runner(job_executor *ex, job *j)
+{
+    if (j->runner) {
+        pthread_mutex_lock(&ex->mu);
+        j->runner = NULL;
+        pthread_mutex_unlock(&ex->mu);
+    }
+}
+
 /* Detaches the job from slot r, resets what belonged to it, and finishes
  * it with `final`. */
 static void end_job(job_executor *ex, struct jx_dispatcher *d, struct run *r,
@@ -386,11 +395,7 @@ static void end_job(job_executor *ex, struct jx_dispatcher *d, struct run *r,
     r->why = WHY_NONE;
     r->kill_sig = 0;
     d->nrunning--;
-    if (j->runner) {
-        pthread_mutex_lock(&ex->mu);
-        j->runner = NULL;
-        pthread_mutex_unlock(&ex->mu);
-    }
+    detach_runner(ex, j);
     jx_job_finish(j, final);
 }
 
@@ -535,11 +540,7 @@ static void start_job(job_executor *ex, struct jx_dispatcher *d, job *j)
             else
                 jx_job_set_error(j, JOB_FAILURE_START,
                                  "could not start the job process: %s", strerror(err));
-            if (j->runner) {
-                pthread_mutex_lock(&ex->mu);
-                j->runner = NULL;
-                pthread_mutex_unlock(&ex->mu);
-            }
+            detach_runner(ex, j);
             jx_job_finish(j, JOB_FAILED);
             return;
         }
@@ -827,7 +828,7 @@ void jx_runner_wake(struct jx_dispatcher *d)
 {
     uint64_t one = 1;
     ssize_t r = write(d->evfd, &one, sizeof(one));
-    (void)r;
+    (void)r; /* EAGAIN: the counter is already non-zero, it will wake */
 }
 
 void jx_dispatch_inline(job *j)
